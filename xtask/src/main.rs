@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo xtask ci [--skip-fuzz]     every CI step, in the order `.ci/run` runs them
-//! cargo xtask fmt | clippy | test | nostd | doc
+//! cargo xtask fmt | clippy | test | nostd | doc | interop
 //!                                  one CI step
 //! cargo xtask fuzz-smoke [secs]    build all fuzz targets once, run each for `secs` (default 10)
 //! cargo xtask fuzz <target> [secs] run one fuzz target (default 60 s)
@@ -52,6 +52,7 @@ fn run(args: &[String]) -> Result<()> {
         "test" => step("test", test),
         "nostd" => step("no_std", nostd),
         "doc" => step("doc", doc),
+        "interop" => step("interop", interop),
         "fuzz-smoke" => {
             let secs = parse_secs(rest.first(), FUZZ_SMOKE_SECS)?;
             step("fuzz smoke", || fuzz_smoke(secs))
@@ -83,8 +84,8 @@ fn run(args: &[String]) -> Result<()> {
 
 const HELP: &str = "
 usage: cargo xtask <command>
-  ci [--skip-fuzz]       fmt, clippy, test, nostd, doc, fuzz-smoke (what .ci/run runs)
-  fmt | clippy | test | nostd | doc
+  ci [--skip-fuzz]       fmt, clippy, test, interop, nostd, doc, fuzz-smoke (what .ci/run runs)
+  fmt | clippy | test | interop | nostd | doc
   fuzz-smoke [secs]      build all fuzz targets, run each for secs (default 10)
   fuzz <target> [secs]   run one fuzz target (default 60 s)
   bench [filter]         criterion benches, then the ours/bare ratio table
@@ -103,6 +104,7 @@ fn ci(skip_fuzz: bool) -> Result<()> {
     step("fmt", fmt_check)?;
     step("clippy", clippy)?;
     step("test", test)?;
+    step("interop", interop)?;
     step("no_std", nostd)?;
     step("doc", doc)?;
     if skip_fuzz {
@@ -135,6 +137,54 @@ fn clippy() -> Result<()> {
 /// The README's test command.
 fn test() -> Result<()> {
     cargo(&["test", "--workspace"])
+}
+
+/// Interop tests against peers we did not write. Each is an `#[ignore]`d Rust integration test
+/// (so `cargo test --workspace` needs no peer) that finds its peer through environment variables
+/// set here; a missing peer is a failure, never a skip. `(package, test target)`.
+/// Environment given to them: `ACE_INTEROP_PYTHON` (the venv's python) and `ACE_INTEROP_BIN`
+/// (the venv's bin directory, holding e.g. `aiocoap-client`); Debian peers (`coap-client-notls`)
+/// are on `PATH`, installed by `.ci/run`.
+const INTEROP_TESTS: &[(&str, &str)] = &[
+    ("ace-token", "interop_pycose"),
+    ("ace-coap", "interop_peers"),
+];
+
+/// Python peers live in a venv outside the clone (`ACE_VENV`, default `/var/tmp/ace-rs-venv`),
+/// created here from `.ci/requirements.txt` if missing.
+fn interop() -> Result<()> {
+    let venv = PathBuf::from(env::var("ACE_VENV").unwrap_or_else(|_| "/var/tmp/ace-rs-venv".into()));
+    let python = venv.join("bin/python");
+    if !python.is_file() {
+        run_cmd(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+    }
+    run_cmd(
+        Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+            .arg(".ci/requirements.txt"),
+    )?;
+    for (package, test) in INTEROP_TESTS {
+        let status = Command::new(cargo_bin())
+            .args(["test", "-p", package, "--test", test, "--", "--ignored", "--test-threads=1"])
+            .env("ACE_INTEROP_PYTHON", &python)
+            .env("ACE_INTEROP_BIN", venv.join("bin"))
+            .status()
+            .with_context(|| format!("running interop test {package}/{test}"))?;
+        if !status.success() {
+            bail!("interop test {package}/{test} failed ({status})");
+        }
+    }
+    Ok(())
+}
+
+fn run_cmd(cmd: &mut Command) -> Result<()> {
+    let shown = format!("{cmd:?}");
+    println!("$ {shown}");
+    let status = cmd.status().with_context(|| format!("starting {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed ({status})");
+    }
+    Ok(())
 }
 
 fn doc() -> Result<()> {

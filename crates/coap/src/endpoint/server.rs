@@ -1,0 +1,730 @@
+//! Server side of the endpoint: requests → security layer → block-wise/observe →
+//! router, and responses back.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::dedup::{Check, Limits};
+use super::{Block, Endpoint, Owner, fnv1a};
+use crate::config::later;
+use crate::consts::{OBSERVE_SEQUENCE_MODULUS, option};
+use crate::error::{Error, Result};
+use crate::message::{Code, Frame, Message, MessageType, encode_uint};
+use crate::resource::{Handled, PeerIdentity, Request, RequestId};
+use crate::security::SecurityLayer;
+
+/// An observer: (client address, token).
+pub(crate) type ObsKey = (SocketAddr, Vec<u8>);
+
+/// Identifies "the same request" for block-wise purposes (RFC 7959 §2.4/§2.5): peer,
+/// method, and all options except the block-wise ones and Observe.
+pub(crate) type ReqKey = (SocketAddr, u8, Vec<(u16, Vec<u8>)>);
+
+fn req_key(peer: SocketAddr, msg: &Message) -> ReqKey {
+    let opts = msg
+        .options
+        .iter()
+        .filter(|(n, _)| {
+            !matches!(
+                *n,
+                option::BLOCK1 | option::BLOCK2 | option::SIZE1 | option::SIZE2 | option::OBSERVE
+            )
+        })
+        .map(|(n, v)| (n, v.to_vec()))
+        .collect();
+    (peer, msg.code.0, opts)
+}
+
+/// Where and how the answer to a request goes.
+#[derive(Debug, Clone)]
+pub(crate) struct ReplyTo {
+    peer: SocketAddr,
+    mid: u16,
+    token: Vec<u8>,
+    confirmable: bool,
+    /// An empty ACK was sent already: the response goes as a separate message.
+    separate: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct Observer<C> {
+    path: String,
+    request: Message,
+    identity: PeerIdentity,
+    context: C,
+    szx: u8,
+    last_con: Instant,
+    pub(crate) pending_con: Option<u16>,
+    pub(crate) recent_mids: VecDeque<u16>,
+}
+
+/// What to do with the response once the resource produced it.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    reply: ReplyTo,
+    key: ReqKey,
+    path: String,
+    request_block2: Option<Block>,
+    block1_echo: Option<Block>,
+    /// Register an observer on success (GET with Observe=0 on an observable resource).
+    register: Option<(Message, PeerIdentity)>,
+}
+
+pub(crate) enum DeferredKind {
+    Request(Box<Plan>),
+    Notification(ObsKey),
+}
+
+pub(crate) struct Deferred<C> {
+    kind: DeferredKind,
+    context: Option<C>,
+    expires: Instant,
+}
+
+#[derive(Debug)]
+pub(crate) struct Assembly {
+    body: Vec<u8>,
+    expires: Instant,
+}
+
+#[derive(Debug)]
+pub(crate) struct CachedResponse {
+    key: ReqKey,
+    response: Message,
+    expires: Instant,
+}
+
+enum Block1Outcome {
+    /// Not block-wise, or the last block arrived: go on with this request.
+    Proceed(Option<Block>),
+    /// Answer with this response now (2.31 Continue, 4.08, 4.13, ...).
+    Answer(Message),
+}
+
+impl<S: SecurityLayer> Endpoint<S> {
+    pub(super) fn on_request(&mut self, now: Instant, peer: SocketAddr, frame: Frame) {
+        let confirmable = frame.mtype == MessageType::Confirmable;
+        let p = &self.config.transmission;
+        let lifetime = if confirmable {
+            p.exchange_lifetime()
+        } else {
+            p.non_lifetime()
+        };
+        let limits = Limits {
+            max_peers: self.config.max_peers,
+            per_peer: self.config.max_dedup_per_peer,
+            total: self.config.max_dedup_total,
+            evict_after: p.max_transmit_wait(),
+        };
+        let reply = ReplyTo {
+            peer,
+            mid: frame.mid,
+            token: frame.token,
+            confirmable,
+            separate: false,
+        };
+        match self
+            .dedup
+            .check(now, (peer, frame.mid), confirmable, lifetime, &limits)
+        {
+            Check::New => {}
+            Check::Duplicate(cached) => {
+                self.stats.duplicates += 1;
+                if let (true, Some(bytes)) = (confirmable, cached) {
+                    self.send(peer, bytes);
+                }
+                return;
+            }
+            Check::PeerTableFull => {
+                self.stats.dropped_at_limit += 1;
+                return;
+            }
+            Check::Full => {
+                // Cannot remember this message ID, so cannot process it exactly once:
+                // 5.03 with Max-Age until the peer's oldest entry expires.
+                self.stats.dropped_at_limit += 1;
+                if confirmable {
+                    let wait = self
+                        .dedup
+                        .oldest_for(peer)
+                        .map_or(1, |t| t.saturating_duration_since(now).as_secs().max(1));
+                    let mut m = Message::new(Code::SERVICE_UNAVAILABLE);
+                    m.options
+                        .set_uint(option::MAX_AGE, u32::try_from(wait).unwrap_or(u32::MAX));
+                    self.transmit_response(now, &reply, m);
+                }
+                return;
+            }
+        }
+
+        let (inner, identity, mut context) = match self.security.unprotect(peer, frame.msg) {
+            Ok(x) => x,
+            Err(response) => {
+                self.transmit_response(now, &reply, response);
+                return;
+            }
+        };
+        let path = match check_request(&inner) {
+            Ok(p) => p,
+            Err(response) => {
+                self.finish(now, &reply, response, Some(&mut context));
+                return;
+            }
+        };
+        let mut inner = inner;
+        let key = req_key(peer, &inner);
+        let block1_echo = match self.block1_receive(now, peer, &key, &mut inner) {
+            Block1Outcome::Proceed(b) => b,
+            Block1Outcome::Answer(response) => {
+                self.finish(now, &reply, response, Some(&mut context));
+                return;
+            }
+        };
+        let request_block2 = inner.block2();
+        // Block2 follow-up served from the cache (stable representation, same ETag).
+        if let Some(b2) = request_block2.filter(|b| b.num > 0) {
+            self.block2_cache.retain(|c| c.expires > now);
+            if let Some(cached) = self
+                .block2_cache
+                .iter()
+                .find(|c| c.key == key)
+                .map(|c| c.response.clone())
+            {
+                let szx = self.config.szx();
+                let response = self.slice_block2(now, &key, cached, Some(b2), szx);
+                self.finish(now, &reply, response, Some(&mut context));
+                return;
+            }
+        }
+
+        // Observe (RFC 7641 §3.1, §3.6, §4.1).
+        let obs_key: ObsKey = (peer, reply.token.clone());
+        let mut register = None;
+        if matches!(inner.code, Code::GET | Code::FETCH) {
+            match inner.observe() {
+                Some(0)
+                    if request_block2.is_none_or(|b| b.num == 0)
+                        && self.router.is_observable(&path) =>
+                {
+                    let mut stored = inner.clone();
+                    stored.options.remove(option::BLOCK2);
+                    register = Some((stored, identity.clone()));
+                }
+                Some(0) => {}
+                // A Block2 follow-up of a notification may reuse the observation's token.
+                None if request_block2.is_some_and(|b| b.num > 0) => {}
+                _ => {
+                    self.observers.remove(&obs_key);
+                }
+            }
+        }
+
+        let plan = Plan {
+            reply,
+            key,
+            path,
+            request_block2,
+            block1_echo,
+            register,
+        };
+        let id = self.next_id();
+        let request = Request {
+            message: inner,
+            peer,
+            identity,
+            id: RequestId(id),
+            path: plan.path.clone(),
+            is_notification: false,
+        };
+        self.stats.requests_handled += 1;
+        match self.router.route(&request) {
+            Handled::Response(response) => self.complete(now, &plan, response, context),
+            Handled::Deferred => {
+                if self.deferred.len() >= self.config.max_deferred {
+                    let m = Message::new(Code::SERVICE_UNAVAILABLE);
+                    self.finish(now, &plan.reply, m, Some(&mut context));
+                    return;
+                }
+                let mut plan = plan;
+                if plan.reply.confirmable {
+                    // RFC 7252 §5.2.2: acknowledge now, answer later in a CON.
+                    let ack = self.send_empty(peer, MessageType::Acknowledgement, plan.reply.mid);
+                    self.dedup.set_reply((peer, plan.reply.mid), ack);
+                    plan.reply.separate = true;
+                }
+                let expires = later(now, self.config.block_lifetime());
+                self.deferred.insert(
+                    id,
+                    Deferred {
+                        kind: DeferredKind::Request(Box::new(plan)),
+                        context: Some(context),
+                        expires,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Response to a request the router handled: Block1 echo, Observe registration,
+    /// Block2 slicing, protection, transmission.
+    fn complete(
+        &mut self,
+        now: Instant,
+        plan: &Plan,
+        mut response: Message,
+        mut context: S::Context,
+    ) {
+        if let Some(b1) = plan.block1_echo {
+            response
+                .options
+                .set(option::BLOCK1, Block { more: false, ..b1 }.encode());
+        }
+        if let Some((stored, identity)) = plan.register.clone() {
+            let key: ObsKey = (plan.reply.peer, plan.reply.token.clone());
+            let per_peer = self
+                .observers
+                .keys()
+                .filter(|k| k.0 == plan.reply.peer)
+                .count();
+            let room = self.observers.contains_key(&key)
+                || (self.observers.len() < self.config.max_observers
+                    && per_peer < self.config.max_observers_per_peer);
+            if response.code.is_success() && room {
+                response
+                    .options
+                    .set_uint(option::OBSERVE, self.next_observe_seq());
+                let szx = plan
+                    .request_block2
+                    .map_or(self.config.szx(), |b| b.szx.min(self.config.szx()));
+                let response =
+                    self.slice_block2(now, &plan.key, response, plan.request_block2, szx);
+                let protected = match self
+                    .security
+                    .protect(plan.reply.peer, response, &mut context)
+                {
+                    Ok(m) => m,
+                    Err(m) => {
+                        self.transmit_response(now, &plan.reply, m);
+                        return;
+                    }
+                };
+                self.transmit_response(now, &plan.reply, protected);
+                self.observers.insert(
+                    key,
+                    Observer {
+                        path: plan.path.clone(),
+                        request: stored,
+                        identity,
+                        context,
+                        szx,
+                        last_con: now,
+                        pending_con: None,
+                        recent_mids: VecDeque::new(),
+                    },
+                );
+                return;
+            }
+        }
+        let szx = self.config.szx();
+        let response = self.slice_block2(now, &plan.key, response, plan.request_block2, szx);
+        self.finish(now, &plan.reply, response, Some(&mut context));
+    }
+
+    fn next_observe_seq(&mut self) -> u32 {
+        self.observe_seq = (self.observe_seq + 1) % OBSERVE_SEQUENCE_MODULUS;
+        self.observe_seq
+    }
+
+    /// Protects (when a context is given) and transmits a response.
+    fn finish(
+        &mut self,
+        now: Instant,
+        reply: &ReplyTo,
+        response: Message,
+        context: Option<&mut S::Context>,
+    ) {
+        let response = match context {
+            Some(c) => match self.security.protect(reply.peer, response, c) {
+                Ok(m) | Err(m) => m,
+            },
+            None => response,
+        };
+        self.transmit_response(now, reply, response);
+    }
+
+    /// Encodes and sends a (protected) response: piggybacked on the ACK for a CON
+    /// request, as NON for a NON request, or as a separate CON after an empty ACK.
+    fn transmit_response(&mut self, now: Instant, reply: &ReplyTo, response: Message) {
+        let (mtype, mid) = if reply.separate {
+            (MessageType::Confirmable, self.next_mid())
+        } else if reply.confirmable {
+            (MessageType::Acknowledgement, reply.mid)
+        } else {
+            (MessageType::NonConfirmable, self.next_mid())
+        };
+        let mut frame = Frame {
+            mtype,
+            mid,
+            token: reply.token.clone(),
+            msg: response,
+        };
+        let bytes = match frame.encode(self.config.max_message_size) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "response does not fit; answering 5.00");
+                frame.msg = Message::new(Code::INTERNAL_SERVER_ERROR);
+                match frame.encode(self.config.max_message_size) {
+                    Ok(b) => b,
+                    Err(_) => return,
+                }
+            }
+        };
+        if reply.separate {
+            self.send_con(reply.peer, mid, bytes, Owner::Separate, now);
+        } else {
+            if reply.confirmable {
+                self.dedup.set_reply((reply.peer, reply.mid), bytes.clone());
+            }
+            self.send(reply.peer, bytes);
+        }
+    }
+
+    fn block1_receive(
+        &mut self,
+        now: Instant,
+        peer: SocketAddr,
+        key: &ReqKey,
+        req: &mut Message,
+    ) -> Block1Outcome {
+        let max = self.config.max_body_size;
+        let too_large = || {
+            let mut m = Message::new(Code::REQUEST_ENTITY_TOO_LARGE);
+            m.options
+                .set_uint(option::SIZE1, u32::try_from(max).unwrap_or(u32::MAX));
+            m
+        };
+        let Some(b1) = req.block1() else {
+            if req.payload.len() > max {
+                return Block1Outcome::Answer(too_large());
+            }
+            return Block1Outcome::Proceed(None);
+        };
+        if let Ok(Some(size1)) = req.options.get_uint(option::SIZE1)
+            && size1 as usize > max
+        {
+            self.block1.remove(key);
+            return Block1Outcome::Answer(too_large());
+        }
+        if b1.more && req.payload.len() != b1.size() {
+            self.block1.remove(key);
+            return Block1Outcome::Answer(Message::response(
+                Code::BAD_REQUEST,
+                "block size mismatch",
+            ));
+        }
+        let payload = core::mem::take(&mut req.payload);
+        let expires = later(now, self.config.block_lifetime());
+        if b1.num == 0 {
+            if !b1.more {
+                req.payload = payload;
+                req.options.remove(option::BLOCK1);
+                return Block1Outcome::Proceed(Some(b1));
+            }
+            self.block1.retain(|_, a| a.expires > now);
+            let per_peer = self.block1.keys().filter(|k| k.0 == peer).count();
+            if !self.block1.contains_key(key)
+                && (self.block1.len() >= self.config.max_block1_assemblies
+                    || per_peer >= self.config.max_block1_per_peer)
+            {
+                return Block1Outcome::Answer(Message::new(Code::SERVICE_UNAVAILABLE));
+            }
+            self.block1.insert(
+                key.clone(),
+                Assembly {
+                    body: payload,
+                    expires,
+                },
+            );
+        } else {
+            let Some(a) = self.block1.get_mut(key) else {
+                return Block1Outcome::Answer(Message::response(
+                    Code::REQUEST_ENTITY_INCOMPLETE,
+                    "no block 0",
+                ));
+            };
+            if b1.offset() != a.body.len() {
+                self.block1.remove(key);
+                return Block1Outcome::Answer(Message::response(
+                    Code::REQUEST_ENTITY_INCOMPLETE,
+                    "unexpected block",
+                ));
+            }
+            a.body.extend_from_slice(&payload);
+            a.expires = expires;
+        }
+        if self.block1.get(key).is_some_and(|a| a.body.len() > max) {
+            self.block1.remove(key);
+            return Block1Outcome::Answer(too_large());
+        }
+        if b1.more {
+            let mut m = Message::new(Code::CONTINUE);
+            m.options.set(option::BLOCK1, b1.encode());
+            return Block1Outcome::Answer(m);
+        }
+        let body = self.block1.remove(key).map(|a| a.body).unwrap_or_default();
+        req.payload = body;
+        req.options.remove(option::BLOCK1);
+        req.options.remove(option::SIZE1);
+        Block1Outcome::Proceed(Some(b1))
+    }
+
+    /// Cuts a response into the block the request asked for (RFC 7959 §2.4), caching
+    /// the whole representation for follow-up requests.
+    fn slice_block2(
+        &mut self,
+        now: Instant,
+        key: &ReqKey,
+        mut response: Message,
+        requested: Option<Block>,
+        max_szx: u8,
+    ) -> Message {
+        let szx = requested.map_or(max_szx, |b| b.szx.min(max_szx));
+        let size = 1usize << (u32::from(szx) + 4);
+        let len = response.payload.len();
+        if requested.is_none() && len <= size {
+            return response;
+        }
+        let offset = requested.map_or(0, Block::offset);
+        if offset > 0 && offset >= len {
+            return Message::response(Code::BAD_OPTION, "block out of range");
+        }
+        let end = offset.saturating_add(size).min(len);
+        let more = end < len;
+        let num = u32::try_from(offset / size).unwrap_or(Block::MAX_NUM);
+        if num > Block::MAX_NUM {
+            return Message::new(Code::REQUEST_ENTITY_TOO_LARGE);
+        }
+        if (more || num > 0) && !response.options.contains(option::ETAG) {
+            response
+                .options
+                .set(option::ETAG, fnv1a(&response.payload).to_vec());
+        }
+        if more && offset == 0 {
+            self.block2_cache
+                .retain(|c| c.expires > now && c.key != *key);
+            while self.block2_cache.len() >= self.config.max_block2_cache.max(1) {
+                self.block2_cache.pop_front();
+            }
+            let expires = later(now, self.config.block_lifetime());
+            let mut cached = response.clone();
+            // Follow-ups are plain GETs: they get the representation, not the Observe option.
+            cached.options.remove(option::OBSERVE);
+            self.block2_cache.push_back(CachedResponse {
+                key: key.clone(),
+                response: cached,
+                expires,
+            });
+        }
+        let payload = response
+            .payload
+            .get(offset..end)
+            .unwrap_or_default()
+            .to_vec();
+        response.payload = payload;
+        response
+            .options
+            .set(option::BLOCK2, Block { num, more, szx }.encode());
+        if offset == 0 {
+            response.options.set(
+                option::SIZE2,
+                encode_uint(u32::try_from(len).unwrap_or(u32::MAX)),
+            );
+        }
+        response
+    }
+
+    /// Tells the engine that the resource at `path` changed: every observer of it gets
+    /// a notification (RFC 7641 §4.2), produced by running the resource's handler again
+    /// with the registration request. Returns how many observers were notified.
+    pub fn notify(&mut self, now: Instant, path: &str) -> usize {
+        let keys: Vec<ObsKey> = self
+            .observers
+            .iter()
+            .filter(|(_, o)| o.path == path)
+            .map(|(k, _)| k.clone())
+            .collect();
+        let n = keys.len();
+        for key in keys {
+            let id = self.next_id();
+            let Some(o) = self.observers.get(&key) else {
+                continue;
+            };
+            let request = Request {
+                message: o.request.clone(),
+                peer: key.0,
+                identity: o.identity.clone(),
+                id: RequestId(id),
+                path: o.path.clone(),
+                is_notification: true,
+            };
+            self.stats.requests_handled += 1;
+            match self.router.route(&request) {
+                Handled::Response(m) => self.send_notification(now, &key, m),
+                Handled::Deferred => {
+                    let expires = later(now, self.config.block_lifetime());
+                    if self.deferred.len() < self.config.max_deferred {
+                        self.deferred.insert(
+                            id,
+                            Deferred {
+                                kind: DeferredKind::Notification(key),
+                                context: None,
+                                expires,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        n
+    }
+
+    fn send_notification(&mut self, now: Instant, key: &ObsKey, mut response: Message) {
+        let Some(o) = self.observers.get(key) else {
+            return;
+        };
+        let reqkey = req_key(key.0, &o.request);
+        let szx = o.szx;
+        let ended = !response.code.is_success();
+        if !ended {
+            response
+                .options
+                .set_uint(option::OBSERVE, self.next_observe_seq());
+        }
+        // A large notification carries the first block; the client fetches the rest
+        // with plain GETs (RFC 7959 §3.4), served from the block2 cache.
+        let response = self.slice_block2(now, &reqkey, response, None, szx);
+        let mid = self.next_mid();
+        let interval = self.config.notification_con_interval;
+        let Some(o) = self.observers.get_mut(key) else {
+            return;
+        };
+        let protected = match self.security.protect(key.0, response, &mut o.context) {
+            Ok(m) | Err(m) => m,
+        };
+        let con = ended
+            || o.pending_con.is_some()
+            || now.saturating_duration_since(o.last_con) >= interval;
+        let old_pending = o.pending_con;
+        o.recent_mids.push_back(mid);
+        while o.recent_mids.len() > 8 {
+            o.recent_mids.pop_front();
+        }
+        if con {
+            o.last_con = now;
+            o.pending_con = Some(mid);
+        }
+        let frame = Frame {
+            mtype: if con {
+                MessageType::Confirmable
+            } else {
+                MessageType::NonConfirmable
+            },
+            mid,
+            token: key.1.clone(),
+            msg: protected,
+        };
+        let Ok(bytes) = frame.encode(self.config.max_message_size) else {
+            tracing::warn!("notification does not fit in a message; observer removed");
+            self.observers.remove(key);
+            return;
+        };
+        let owner = if ended {
+            Owner::Separate
+        } else {
+            Owner::Notification(key.clone())
+        };
+        if con {
+            // RFC 7641 §4.5.2: a newer notification replaces one still being retransmitted,
+            // keeping its retransmission counter and timeout.
+            let carried = old_pending.and_then(|m| self.retrans.remove(&(key.0, m)));
+            match carried {
+                Some(r) => self.send_con_with(key.0, mid, bytes, owner, now, r.timeout, r.retries),
+                None => self.send_con(key.0, mid, bytes, owner, now),
+            }
+        } else {
+            self.send(key.0, bytes);
+        }
+        if ended {
+            self.observers.remove(key);
+        }
+    }
+
+    /// Answers a request that a resource deferred ([`Handled::Deferred`]).
+    ///
+    /// # Errors
+    /// [`Error::UnknownHandle`] when `id` is not a pending deferred request (answered or
+    /// expired already).
+    pub fn respond(&mut self, now: Instant, id: RequestId, response: Message) -> Result<()> {
+        let d = self.deferred.remove(&id.0).ok_or(Error::UnknownHandle)?;
+        match (d.kind, d.context) {
+            (DeferredKind::Notification(key), _) => self.send_notification(now, &key, response),
+            (DeferredKind::Request(plan), Some(context)) => {
+                self.complete(now, &plan, response, context)
+            }
+            (DeferredKind::Request(_), None) => return Err(Error::UnknownHandle),
+        }
+        Ok(())
+    }
+
+    pub(super) fn server_timeouts(&mut self, now: Instant) {
+        self.deferred.retain(|_, d| d.expires > now);
+        self.block1.retain(|_, a| a.expires > now);
+        self.block2_cache.retain(|c| c.expires > now);
+    }
+
+    pub(super) fn server_next_timeout(&self) -> Option<Instant> {
+        let d = self.deferred.values().map(|d| d.expires).min();
+        let b1 = self.block1.values().map(|a| a.expires).min();
+        let b2 = self.block2_cache.iter().map(|c| c.expires).min();
+        [d, b1, b2].into_iter().flatten().min()
+    }
+
+    /// Number of observers of `path`.
+    #[must_use]
+    pub fn observer_count(&self, path: &str) -> usize {
+        self.observers.values().filter(|o| o.path == path).count()
+    }
+}
+
+/// Checks a (unprotected) request before routing: RFC 7252 §5.4.1 (unrecognized
+/// critical options → 4.02), §5.7.2 (no proxying → 5.05), §5.8 (unknown method →
+/// 4.05), malformed block options → 4.02, non-UTF-8 path → 4.00.
+fn check_request(req: &Message) -> Result<String, Message> {
+    for (n, _) in req.options.iter() {
+        if n == option::PROXY_URI || n == option::PROXY_SCHEME {
+            return Err(Message::new(Code::PROXYING_NOT_SUPPORTED));
+        }
+        if option::is_critical(n) && !option::RECOGNIZED.contains(&n) {
+            return Err(Message::response(
+                Code::BAD_OPTION,
+                format!("unrecognized critical option {n}"),
+            ));
+        }
+    }
+    for n in [option::BLOCK1, option::BLOCK2] {
+        if let Some(v) = req.options.get(n)
+            && Block::decode(v).is_none()
+        {
+            return Err(Message::response(
+                Code::BAD_OPTION,
+                format!("malformed option {n}"),
+            ));
+        }
+    }
+    if req.code.0 > Code::IPATCH.0 {
+        return Err(Message::new(Code::METHOD_NOT_ALLOWED));
+    }
+    req.path()
+        .map_err(|_| Message::response(Code::BAD_REQUEST, "Uri-Path is not UTF-8"))
+}
