@@ -59,7 +59,10 @@ fn run(args: &[String]) -> Result<()> {
         }
         "fuzz" => {
             let Some(target) = rest.first() else {
-                bail!("usage: cargo xtask fuzz <target> [secs]; targets: {:?}", fuzz_targets()?);
+                bail!(
+                    "usage: cargo xtask fuzz <target> [secs]; targets: {:?}",
+                    fuzz_targets()?
+                );
             };
             let secs = parse_secs(rest.get(1), FUZZ_DEFAULT_SECS)?;
             fuzz_build()?;
@@ -95,7 +98,9 @@ usage: cargo xtask <command>
 fn parse_secs(arg: Option<&String>, default: u64) -> Result<u64> {
     match arg {
         None => Ok(default),
-        Some(s) => s.parse().with_context(|| format!("`{s}` is not a number of seconds")),
+        Some(s) => s
+            .parse()
+            .with_context(|| format!("`{s}` is not a number of seconds")),
     }
 }
 
@@ -120,7 +125,11 @@ fn step(name: &str, f: impl FnOnce() -> Result<()>) -> Result<()> {
     println!("==> {name}");
     let started = Instant::now();
     let res = f().with_context(|| format!("step `{name}` failed"));
-    println!("==> {name}: {} in {:.1?}", if res.is_ok() { "ok" } else { "FAILED" }, started.elapsed());
+    println!(
+        "==> {name}: {} in {:.1?}",
+        if res.is_ok() { "ok" } else { "FAILED" },
+        started.elapsed()
+    );
     res
 }
 
@@ -131,7 +140,14 @@ fn fmt_check() -> Result<()> {
 }
 
 fn clippy() -> Result<()> {
-    cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])
 }
 
 /// The README's test command.
@@ -153,19 +169,36 @@ const INTEROP_TESTS: &[(&str, &str)] = &[
 /// Python peers live in a venv outside the clone (`ACE_VENV`, default `/var/tmp/ace-rs-venv`),
 /// created here from `.ci/requirements.txt` if missing.
 fn interop() -> Result<()> {
-    let venv = PathBuf::from(env::var("ACE_VENV").unwrap_or_else(|_| "/var/tmp/ace-rs-venv".into()));
+    let venv =
+        PathBuf::from(env::var("ACE_VENV").unwrap_or_else(|_| "/var/tmp/ace-rs-venv".into()));
     let python = venv.join("bin/python");
     if !python.is_file() {
         run_cmd(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
     }
     run_cmd(
         Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
             .arg(".ci/requirements.txt"),
     )?;
     for (package, test) in INTEROP_TESTS {
         let status = Command::new(cargo_bin())
-            .args(["test", "-p", package, "--test", test, "--", "--ignored", "--test-threads=1"])
+            .args([
+                "test",
+                "-p",
+                package,
+                "--test",
+                test,
+                "--",
+                "--ignored",
+                "--test-threads=1",
+            ])
             .env("ACE_INTEROP_PYTHON", &python)
             .env("ACE_INTEROP_BIN", venv.join("bin"))
             .status()
@@ -226,7 +259,10 @@ fn nostd() -> Result<()> {
             .output()
             .context("running cargo tree")?;
         if !out.status.success() {
-            bail!("cargo tree -p {name} failed: {}", String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "cargo tree -p {name} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         let tree = String::from_utf8_lossy(&out.stdout);
         let offenders: Vec<&str> = tree
@@ -234,10 +270,16 @@ fn nostd() -> Result<()> {
             .filter(|l| l.contains("feature \"std\""))
             .collect();
         if !offenders.is_empty() {
-            bail!("{name} pulls in std without its `std` feature:\n{}", offenders.join("\n"));
+            bail!(
+                "{name} pulls in std without its `std` feature:\n{}",
+                offenders.join("\n")
+            );
         }
     }
-    println!("no_std checked (feature level, host target): {}", crates.join(", "));
+    println!(
+        "no_std checked (feature level, host target): {}",
+        crates.join(", ")
+    );
     Ok(())
 }
 
@@ -304,7 +346,12 @@ fn fuzz_run(target: &str, secs: u64) -> Result<()> {
     if Path::new("fuzz").join(&seeds).is_dir() {
         args.push(&seeds);
     }
-    args.extend(["--", &max_time, "-rss_limit_mb=2048", "-print_final_stats=1"]);
+    args.extend([
+        "--",
+        &max_time,
+        "-rss_limit_mb=2048",
+        "-print_final_stats=1",
+    ]);
     cargo_in(Path::new("fuzz"), Some("nightly"), &args)
 }
 
@@ -318,7 +365,10 @@ fn fuzz_smoke(secs: u64) -> Result<()> {
         println!("--> fuzz {t} for {secs} s");
         fuzz_run(t, secs)?;
     }
-    println!("fuzz smoke: {} targets ran {secs} s each without a crash", targets.len());
+    println!(
+        "fuzz smoke: {} targets ran {secs} s each without a crash",
+        targets.len()
+    );
     Ok(())
 }
 
@@ -327,7 +377,10 @@ fn fuzz_smoke(secs: u64) -> Result<()> {
 fn print_ratios() -> Result<()> {
     let dir = target_dir()?.join("criterion");
     if !dir.is_dir() {
-        bail!("no criterion results in {}; run `cargo xtask bench` first", dir.display());
+        bail!(
+            "no criterion results in {}; run `cargo xtask bench` first",
+            dir.display()
+        );
     }
     let mut medians: BTreeMap<(String, String, String), f64> = BTreeMap::new();
     collect_estimates(&dir, &dir, &mut medians)?;
@@ -347,10 +400,16 @@ fn print_ratios() -> Result<()> {
         }
     }
     if rows.is_empty() {
-        println!("no group with a `{BASELINE_ID}` baseline found in {}", dir.display());
+        println!(
+            "no group with a `{BASELINE_ID}` baseline found in {}",
+            dir.display()
+        );
         return Ok(());
     }
-    println!("{:<48} {:>14} {:>14} {:>8}", "benchmark", "median", "bare median", "ratio");
+    println!(
+        "{:<48} {:>14} {:>14} {:>8}",
+        "benchmark", "median", "bare median", "ratio"
+    );
     for (name, ours, bare) in rows {
         println!(
             "{:<48} {:>14} {:>14} {:>7.2}x",
@@ -417,15 +476,23 @@ fn cargo_in(dir: &Path, toolchain: Option<&str>, args: &[&str]) -> Result<()> {
         Some(tc) => {
             let mut c = Command::new("cargo");
             c.arg(format!("+{tc}"));
-            c.env_remove("RUSTC").env_remove("RUSTDOC").env_remove("CARGO");
+            c.env_remove("RUSTC")
+                .env_remove("RUSTDOC")
+                .env_remove("CARGO");
             c
         }
         None => Command::new(cargo_bin()),
     };
     cmd.args(args).current_dir(dir);
-    let shown = format!("cargo {}{}", toolchain.map(|t| format!("+{t} ")).unwrap_or_default(), args.join(" "));
+    let shown = format!(
+        "cargo {}{}",
+        toolchain.map(|t| format!("+{t} ")).unwrap_or_default(),
+        args.join(" ")
+    );
     println!("$ {shown}");
-    let status = cmd.status().with_context(|| format!("starting `{shown}`"))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("starting `{shown}`"))?;
     if !status.success() {
         bail!("`{shown}` failed ({status})");
     }
