@@ -224,6 +224,12 @@ where
         self.attributes.title = Some(title.to_owned());
         self
     }
+    /// Sets the maximum size estimate (`sz`, RFC 6690 §3.1).
+    #[must_use]
+    pub fn sz(mut self, size: u64) -> Self {
+        self.attributes.size = Some(size);
+        self
+    }
     /// Hides the resource from `/.well-known/core`.
     #[must_use]
     pub fn hidden(mut self) -> Self {

@@ -11,6 +11,9 @@ type Key = (SocketAddr, u16);
 #[derive(Debug)]
 struct Entry {
     created: Instant,
+    /// Insertion order: breaks ties between entries created at the same instant, so that
+    /// eviction does not depend on the `HashMap`'s (randomly seeded) iteration order.
+    seq: u64,
     expires: Instant,
     reply: Option<Vec<u8>>,
 }
@@ -35,6 +38,7 @@ pub(crate) struct Dedup {
     con_queue: VecDeque<(Instant, Key)>,
     non_queue: VecDeque<(Instant, Key)>,
     per_peer: HashMap<SocketAddr, usize>,
+    next_seq: u64,
 }
 
 pub(crate) struct Limits {
@@ -70,10 +74,13 @@ impl Dedup {
             return Check::Full;
         }
         let expires = crate::config::later(now, lifetime);
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
         self.map.insert(
             key,
             Entry {
                 created: now,
+                seq,
                 expires,
                 reply: None,
             },
@@ -95,7 +102,7 @@ impl Dedup {
             .map
             .iter()
             .filter(|(k, _)| peer.is_none_or(|p| k.0 == p))
-            .min_by_key(|(_, e)| e.created)
+            .min_by_key(|(_, e)| (e.created, e.seq))
             .map(|(k, e)| (*k, e.created));
         match oldest {
             Some((key, created))
