@@ -159,12 +159,27 @@ fn test() -> Result<()> {
 /// (so `cargo test --workspace` needs no peer) that finds its peer through environment variables
 /// set here; a missing peer is a failure, never a skip. `(package, test target)`.
 /// Environment given to them: `ACE_INTEROP_PYTHON` (the venv's python) and `ACE_INTEROP_BIN`
-/// (the venv's bin directory, holding e.g. `aiocoap-client`); Debian peers (`coap-client-notls`)
-/// are on `PATH`, installed by `.ci/run`.
-const INTEROP_TESTS: &[(&str, &str)] = &[
-    ("ace-token", "interop_pycose"),
-    ("ace-coap", "interop_peers"),
+/// (the venv's bin directory, holding e.g. `aiocoap-client`); Debian peers (`coap-client-notls`,
+/// `openssl`) are on `PATH`, installed by `.ci/run`.
+const INTEROP_TESTS: &[InteropTest] = &[
+    InteropTest {
+        package: "ace-token",
+        test: "interop_pycose",
+        features: &[],
+    },
+    InteropTest {
+        package: "ace-coap",
+        test: "interop_peers",
+        features: &[],
+    },
 ];
+
+/// One interop test target: `cargo test -p <package> --test <test> [--features ..] -- --ignored`.
+struct InteropTest {
+    package: &'static str,
+    test: &'static str,
+    features: &'static [&'static str],
+}
 
 /// Python peers live in a venv outside the clone (`ACE_VENV`, default `/var/tmp/ace-rs-venv`),
 /// created here from `.ci/requirements.txt` if missing.
@@ -187,18 +202,21 @@ fn interop() -> Result<()> {
             ])
             .arg(".ci/requirements.txt"),
     )?;
-    for (package, test) in INTEROP_TESTS {
+    for InteropTest {
+        package,
+        test,
+        features,
+    } in INTEROP_TESTS
+    {
+        let mut args = vec!["test", "-p", package, "--test", test];
+        let features = features.join(",");
+        if !features.is_empty() {
+            args.extend(["--features", &features]);
+        }
+        args.extend(["--", "--ignored", "--test-threads=1"]);
+        println!("$ cargo {}", args.join(" "));
         let status = Command::new(cargo_bin())
-            .args([
-                "test",
-                "-p",
-                package,
-                "--test",
-                test,
-                "--",
-                "--ignored",
-                "--test-threads=1",
-            ])
+            .args(&args)
             .env("ACE_INTEROP_PYTHON", &python)
             .env("ACE_INTEROP_BIN", venv.join("bin"))
             .status()
