@@ -10,7 +10,8 @@
 //! cargo xtask ratios               print the ratio table of the last bench run
 //! ```
 //!
-//! The README's test command is `cargo test --workspace`; `cargo xtask test` runs exactly that.
+//! The README's test command is `cargo test --workspace --all-features`; `cargo xtask test` runs
+//! exactly that.
 
 use std::collections::BTreeMap;
 use std::env;
@@ -144,6 +145,7 @@ fn clippy() -> Result<()> {
         "clippy",
         "--workspace",
         "--all-targets",
+        "--all-features",
         "--",
         "-D",
         "warnings",
@@ -152,11 +154,11 @@ fn clippy() -> Result<()> {
 
 /// The README's test command.
 fn test() -> Result<()> {
-    cargo(&["test", "--workspace"])
+    cargo(&["test", "--workspace", "--all-features"])
 }
 
 /// Interop tests against peers we did not write. Each is an `#[ignore]`d Rust integration test
-/// (so `cargo test --workspace` needs no peer) that finds its peer through environment variables
+/// (so the README's test command needs no peer) that finds its peer through environment variables
 /// set here; a missing peer is a failure, never a skip. `(package, test target)`.
 /// Environment given to them: `ACE_INTEROP_PYTHON` (the venv's python) and `ACE_INTEROP_BIN`
 /// (the venv's bin directory, holding e.g. `aiocoap-client`); Debian peers (`coap-client-notls`,
@@ -240,7 +242,7 @@ fn run_cmd(cmd: &mut Command) -> Result<()> {
 
 fn doc() -> Result<()> {
     let status = Command::new(cargo_bin())
-        .args(["doc", "--workspace", "--no-deps"])
+        .args(["doc", "--workspace", "--all-features", "--no-deps"])
         .env("RUSTDOCFLAGS", "-D warnings")
         .status()
         .context("running cargo doc")?;
