@@ -97,6 +97,26 @@ impl AceProfile {
     pub const COAP_DTLS: Self = Self(profile::COAP_DTLS);
     /// `coap_oscore` (RFC 9203).
     pub const COAP_OSCORE: Self = Self(profile::COAP_OSCORE);
+    /// `mqtt_tls` (RFC 9431).
+    pub const MQTT_TLS: Self = Self(profile::MQTT_TLS);
+
+    /// The JSON name of the profile (`"coap_dtls"`, `"mqtt_tls"`, ...), if known.
+    #[must_use]
+    pub fn name(self) -> Option<&'static str> {
+        profile::NAMES
+            .iter()
+            .find(|(_, v)| *v == self.0)
+            .map(|(n, _)| *n)
+    }
+
+    /// The profile with JSON name `name`, if known.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        profile::NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| Self(*v))
+    }
 }
 
 /// A claims set. Public fields; `rest` holds unknown claims as received.

@@ -68,6 +68,21 @@ pub mod profile {
     pub const COAP_DTLS: i64 = 1;
     /// `coap_oscore`, RFC 9203 §9.1.
     pub const COAP_OSCORE: i64 = 2;
+    /// `mqtt_tls`, RFC 9431 §8 (IANA value 3; the RFC text says "to be assigned").
+    pub const MQTT_TLS: i64 = 3;
+    /// `coap_edhoc_oscore` (suggested, draft-ietf-ace-edhoc-oscore-profile).
+    pub const COAP_EDHOC_OSCORE: i64 = 4;
+    /// `coap_group_oscore` (suggested, draft-ietf-ace-group-oscore-profile).
+    pub const COAP_GROUP_OSCORE: i64 = 5;
+
+    /// The profile names used in JSON (RFC 9200 §5.8.4.3: text in JSON, the integer in CBOR).
+    pub const NAMES: &[(&str, i64)] = &[
+        ("coap_dtls", COAP_DTLS),
+        ("coap_oscore", COAP_OSCORE),
+        ("mqtt_tls", MQTT_TLS),
+        ("coap_edhoc_oscore", COAP_EDHOC_OSCORE),
+        ("coap_group_oscore", COAP_GROUP_OSCORE),
+    ];
 }
 
 /// CBOR tags.

@@ -58,6 +58,15 @@ pub enum DecodeError {
     /// A header parameter in both the protected and unprotected bucket (RFC 9052 §3).
     #[error("header parameter in both buckets")]
     DuplicateHeader,
+    /// Not strict base64url without padding (RFC 7515 §2: a JWS segment).
+    #[error("invalid base64url")]
+    InvalidBase64,
+    /// Not well-formed JSON (RFC 8259), or bytes after the JSON value.
+    #[error("invalid JSON")]
+    InvalidJson,
+    /// Text that is not UTF-8 (a JOSE header or JWT claims set).
+    #[error("invalid UTF-8")]
+    InvalidUtf8,
 }
 
 impl From<CoseError> for DecodeError {

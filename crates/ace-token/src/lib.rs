@@ -13,9 +13,10 @@
 //!
 //! Crypto goes through the [`ace_crypto`] backend traits (re-exported here); keys are found by a
 //! [`KeyResolver`] from the token's `kid`, algorithm and (unverified) issuer. Time is an
-//! argument: the crate never reads a clock. It does not do: JWT (a later front end reuses
-//! [`Claims`] and [`Policy::check_claims`]), multi-recipient COSE (COSE_Sign, COSE_Mac,
-//! COSE_Encrypt), token storage, introspection, revocation lists.
+//! argument: the crate never reads a clock. JWTs (JWS compact, HS256/ES256/EdDSA; feature
+//! `jwt`) map to the same [`Claims`] and go through the same [`Policy`] checks:
+//! `Validator::validate_jwt`, `JwtIssuer`. It does not do: JWE, multi-recipient COSE
+//! (COSE_Sign, COSE_Mac, COSE_Encrypt), token storage, introspection, revocation lists.
 //!
 //! ```
 //! # #[cfg(feature = "rustcrypto")] {
@@ -45,12 +46,13 @@
 //! # Ok::<(), ace_token::Error>(())
 //! ```
 //!
-//! Features: `std` (default), `rustcrypto` (default; [`RustCrypto`]), `test-util`
-//! (`testing`).
+//! Features: `std` (default), `rustcrypto` (default; [`RustCrypto`]), `jwt` (default; `jwt`
+//! module, `no_std` + `alloc`), `test-util` (`testing`).
 //!
 //! Specs: RFC 8392 (CWT), RFC 8747 (`cnf`), RFC 9052/9053 (COSE), RFC 9200 (ACE: `scope`,
 //! `ace_profile`, `cnonce`, `exi` §5.10.3, `/authz-info` errors §5.10.1.1), RFC 9203
-//! (OSCORE_Input_Material), RFC 9770 (issued-token form).
+//! (OSCORE_Input_Material), RFC 9770 (issued-token form); with `jwt`: RFC 7515/7518/7519
+//! (JWS, JWT), RFC 7517 + RFC 8037 (`jwk`), RFC 7800 (JWT `cnf`), RFC 9431 (MQTT scope).
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -75,6 +77,8 @@ pub mod consts;
 pub mod cose;
 mod error;
 pub mod exi;
+#[cfg(feature = "jwt")]
+pub mod jwt;
 pub mod keys;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
@@ -88,6 +92,8 @@ pub use cnf::{
 pub use cose::{CoseMessage, HeaderPlacement, IssueOptions, Issuer, Protection, Tagging, Wrapping};
 pub use error::{CoapCode, DecodeError, Error, Result};
 pub use exi::{ExiAdmission, ExiCti, ExiTracker};
+#[cfg(feature = "jwt")]
+pub use jwt::{JwsAlgorithm, JwsKey, JwtIssuer};
 pub use keys::{KeyMaterial, KeyPurpose, KeyRequest, KeyResolver, KeySet, TokenKey};
 pub use time::{NumericDate, UnixTime};
 pub use validate::{Policy, ProofOfPossession, ProtectionKind, ValidatedToken, Validator};

@@ -229,6 +229,8 @@ pub enum ProtectionKind {
     Encrypt0Sign1,
     /// COSE_Encrypt0 around a COSE_Mac0.
     Encrypt0Mac0,
+    /// A JWT: JWS compact serialization (HS256, ES256 or EdDSA; feature `jwt`).
+    Jws,
 }
 
 /// A token that passed every check of a [`Validator`]. Only the validator builds one.
@@ -318,11 +320,12 @@ impl ValidatedToken {
     }
 }
 
-struct Layer {
-    claims: Claims,
-    key: TokenKey,
-    kind: ProtectionKind,
-    algs: Vec<Algorithm>,
+/// One verified protection layer: its claims, the key that verified it, how, with what.
+pub(crate) struct Layer {
+    pub(crate) claims: Claims,
+    pub(crate) key: TokenKey,
+    pub(crate) kind: ProtectionKind,
+    pub(crate) algs: Vec<Algorithm>,
 }
 
 /// Validates tokens against a [`Policy`].
@@ -384,7 +387,23 @@ impl Validator {
         }
         let (wrapping, msg) = crate::cose::parse_token(token)?;
         let layer = self.layer(msg, 1, resolver, backend)?;
+        self.finish(layer, wrapping, now, resolver, backend)
+    }
 
+    /// The checks after the token's protection was verified, shared by the CWT and JWT front
+    /// ends: key-issuer binding, [`Policy::check_claims`], `exi`, `cnf` → PoP key.
+    pub(crate) fn finish<R, B>(
+        &self,
+        layer: Layer,
+        wrapping: Wrapping,
+        now: UnixTime,
+        resolver: &R,
+        backend: &B,
+    ) -> Result<ValidatedToken, Error>
+    where
+        R: KeyResolver + ?Sized,
+        B: AeadBackend + ?Sized,
+    {
         if let Some(bound) = &layer.key.issuer
             && layer.claims.iss.as_ref() != Some(bound)
         {

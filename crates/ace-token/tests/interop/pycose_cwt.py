@@ -9,6 +9,8 @@ The Rust test owns keys, claims and expectations; this script only does what pyc
                         stdout: [{"name", "ok", "payload", "error"}]   pycose verifies/decrypts
 
 kind is "sign1", "mac0" or "encrypt0"; alg a COSE algorithm number; key a COSE_Key (CBOR, hex).
+make items of kind "encrypt0" also carry "iv" (hex), put in the unprotected header.
+verify reads the IV from either header bucket (ace-token issues it protected).
 """
 import json
 import sys
