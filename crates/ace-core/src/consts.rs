@@ -190,6 +190,31 @@ pub mod path {
     pub const AUTHZ_INFO_RT: &str = "ace.ai";
 }
 
+/// CoAP response codes the engines answer with (RFC 7252 §12.1.2), besides the 4.00 / 4.01 /
+/// 4.03 / 4.13 / 5.00 constants of [`crate::CoapCode`].
+pub mod code {
+    use crate::CoapCode;
+
+    /// 2.01 Created: token issued (RFC 9200 §5.8.2), introspection answered (§5.9.2), token
+    /// accepted at authz-info (§5.10.1).
+    pub const CREATED: CoapCode = CoapCode {
+        class: 2,
+        detail: 1,
+    };
+    /// 4.05 Method Not Allowed: the token covers the resource but not the method (RFC 9200
+    /// §5.10.2).
+    pub const METHOD_NOT_ALLOWED: CoapCode = CoapCode {
+        class: 4,
+        detail: 5,
+    };
+    /// 5.03 Service Unavailable: the RS's token storage is full (RFC 9200 §5.10.1.2 points to
+    /// RFC 8516 for overload signalling).
+    pub const SERVICE_UNAVAILABLE: CoapCode = CoapCode {
+        class: 5,
+        detail: 3,
+    };
+}
+
 /// Default decoder limits (our choice; not from a specification).
 pub mod limits {
     /// Largest CBOR or JSON message the decoders accept by default, in bytes. Tokens are at

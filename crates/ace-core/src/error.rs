@@ -110,6 +110,35 @@ pub enum Error {
     /// (an extension entry reusing a modelled label, a value with no JSON form).
     #[error("API misuse: {0}")]
     Misuse(&'static str),
+    /// A token operation of the engine failed for a reason that is not the peer's fault:
+    /// issuing with a backend that lacks the algorithm, a key that does not fit it.
+    #[error("token operation: {0}")]
+    Token(#[from] ace_token::Error),
+    /// A store refused an operation (full, unavailable) or the engine could not find a fresh
+    /// identifier (`cti`) after several attempts.
+    #[error("store: {0}")]
+    Store(&'static str),
+    /// Client side: the AS or RS refused the request with this response code and, for the
+    /// AS, this ACE error code.
+    #[error("refused with {code}")]
+    Refused {
+        /// The response code.
+        code: CoapCode,
+        /// The ACE error code (token endpoint), if the response carried one.
+        error: Option<ErrorCode>,
+    },
+    /// Client side: the AS Request Creation Hints name no AS (RFC 9200 §5.3: `AS` is
+    /// required) and the client knows no default.
+    #[error("no authorization server to ask")]
+    NoAuthorizationServer,
+    /// Client side: the AS named a profile the client does not support, or none when the
+    /// client supports several (RFC 9200 §6.5: the client never guesses a profile).
+    #[error("ACE profile not supported by this client")]
+    ProfileNotSupported,
+    /// Client side: the token response carries no `expires_in` and the client has no default
+    /// lifetime (RFC 9200 §5.10.4: such a token MUST NOT be used).
+    #[error("token lifetime unknown")]
+    UnknownTokenLifetime,
 }
 
 /// What to send back for a failed request: a CoAP response code and, if any, the ACE error
@@ -130,7 +159,13 @@ impl Error {
         match self {
             Self::UnsupportedPopKey => Some(ErrorCode::UNSUPPORTED_POP_KEY),
             Self::UnsupportedGrantType => Some(ErrorCode::UNSUPPORTED_GRANT_TYPE),
-            Self::Misuse(_) => None,
+            Self::Misuse(_)
+            | Self::Token(_)
+            | Self::Store(_)
+            | Self::Refused { .. }
+            | Self::NoAuthorizationServer
+            | Self::ProfileNotSupported
+            | Self::UnknownTokenLifetime => None,
             Self::TooLarge { .. }
             | Self::EmptyPayload
             | Self::Truncated
@@ -154,7 +189,8 @@ impl Error {
     /// The RFC 9200 error response for a request that failed to decode this way: 4.00 (Bad
     /// Request) with an ACE error body for every decode failure (§5.8.3: "4.00 MUST be used
     /// for all error responses" except `invalid_client`, which decoding never yields); 5.00
-    /// without a body for [`Error::Misuse`]. The body carries only the error code: no
+    /// without a body for [`Error::Misuse`] and the engine failures that are never the
+    /// peer's fault ([`Error::Token`], [`Error::Store`]) or only arise on the client side. The body carries only the error code: no
     /// `error_description`, so nothing about the failure leaks (RFC 9200 §6.8).
     ///
     /// At authz-info (§5.10.1) a payload that "does not parse to a token" is 4.00 too; that

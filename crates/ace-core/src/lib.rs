@@ -1,7 +1,10 @@
-//! RFC 9200 (ACE-OAuth) messages as typed values, with their encodings.
-//!
-//! This is the first slice of `ace-core`: the wire types every ACE engine (AS, RS, client)
-//! exchanges. The engines come later and build on these types.
+//! RFC 9200 (ACE-OAuth): the messages as typed values with their encodings, and sans-IO
+//! engines for the Authorization Server ([`AsEngine`]: `/token`, `/introspect`), the Resource
+//! Server ([`RsEngine`]: `/authz-info`, access decisions, creation hints, `exi`) and the
+//! client ([`ClientEngine`]). Engines take `now` and `rng` as arguments and return an
+//! [`Outcome`] (response + effects to persist); seams: [`Profile`], [`ClientRegistry`],
+//! [`Policy`], [`TokenStore`], [`AcceptedTokenStore`], the `ace-token` crypto backend and key
+//! resolver. Feature `test-util` adds `testing` (interop keys, an in-memory harness).
 //!
 //! ```text
 //!   client ──TokenRequest──────────► AS /token       ◄── application/ace+cbor (CoAP)
@@ -21,8 +24,8 @@
 //! order. Keys in `req_cnf`/`cnf`/`rs_cnf` are `ace_token::Confirmation`s; scopes are
 //! `ace_token::Scope` (text, or bytes such as AIF from the `aif` crate).
 //!
-//! It does not: authenticate anyone, decide what to grant, validate tokens (`ace-token`), do
-//! IO or read a clock.
+//! It does not: open sockets, run the secure channels (the shell passes the authenticated
+//! [`ChannelIdentity`]), read a clock or a file, or persist anything itself.
 //!
 //! ```
 //! use ace_core::{ErrorCode, TokenRequest};
@@ -67,18 +70,40 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod auth_server;
 mod cbor;
+pub mod client;
 pub mod consts;
 mod error;
 pub mod json;
 pub mod msg;
+pub mod policy;
+pub mod profile;
+pub mod registry;
+pub mod resource_server;
+pub mod store;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
 
+pub use auth_server::{AsConfig, AsEffect, AsEngine, AsResponse, Outcome};
+pub use client::{AccessInfo, ClientConfig, ClientEngine, TokenRequestStep};
 pub use consts::ContentFormat;
 pub use error::{CoapCode, Error, MapKey, Result, WireError};
 pub use msg::{
     AuthzInfoRequest, AuthzInfoResponse, CreationHints, ErrorCode, ErrorResponse, GrantType,
     IntrospectionRequest, IntrospectionResponse, TokenRequest, TokenResponse, TokenType,
     TokenTypeHint,
+};
+pub use policy::{Grant, Policy, ScopeMap, StaticPolicy};
+pub use profile::{ChannelIdentity, CoapDtls, PopBinding, PopKind, Profile};
+pub use registry::{
+    ClientCredential, ClientInfo, ClientRegistry, KeyEncryption, MemoryRegistry,
+    ResourceServerInfo, TokenFormat,
+};
+pub use resource_server::{Access, RsConfig, RsEffect, RsEngine, RsResponse};
+pub use store::{
+    AcceptedToken, AcceptedTokenStore, IssuedToken, MemoryAcceptedTokens, MemoryTokenStore,
+    TokenStore,
 };
 
 /// Types from `ace-token` that appear in the messages.
