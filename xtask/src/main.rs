@@ -174,6 +174,11 @@ const INTEROP_TESTS: &[InteropTest] = &[
         test: "interop_peers",
         features: &[],
     },
+    InteropTest {
+        package: "ace-oscore",
+        test: "interop_aiocoap",
+        features: &["coap"],
+    },
 ];
 
 /// One interop test target: `cargo test -p <package> --test <test> [--features ..] -- --ignored`.
