@@ -179,6 +179,11 @@ const INTEROP_TESTS: &[InteropTest] = &[
         test: "interop_aiocoap",
         features: &["coap"],
     },
+    InteropTest {
+        package: "group-oscore",
+        test: "interop_aiocoap",
+        features: &[],
+    },
 ];
 
 /// One interop test target: `cargo test -p <package> --test <test> [--features ..] -- --ignored`.
