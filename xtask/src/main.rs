@@ -184,6 +184,11 @@ const INTEROP_TESTS: &[InteropTest] = &[
         test: "interop_aiocoap",
         features: &[],
     },
+    InteropTest {
+        package: "cmp-coap",
+        test: "interop_openssl",
+        features: &[],
+    },
 ];
 
 /// One interop test target: `cargo test -p <package> --test <test> [--features ..] -- --ignored`.

@@ -1,0 +1,569 @@
+//! The proxy and the client over loopback, with an in-process fake HTTP CMP upstream
+//! that answers with real `openssl cmp` messages (tests/data). Every wait is bounded.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ace_coap::consts::option;
+use ace_coap::{Client, Code, Message};
+use cmp_coap::consts::{content_format, failure_info};
+use cmp_coap::proxy::{self, ProxyConfig};
+use cmp_coap::{
+    BodyType, ClientConfig, CmpClient, CmpHandler, CmpRequest, CmpServer, Error, ResponseContent,
+    ServerConfig, classify,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+fn data(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+#[derive(Clone)]
+enum Mode {
+    Reply(Vec<u8>),
+    Silent,
+    Garbage,
+    Status(u16),
+}
+
+type Seen = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
+async fn read_request(s: &mut tokio::net::TcpStream) -> Option<(String, Vec<u8>)> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_string();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Length: "))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            while buf.len() < end + 4 + len {
+                let n = s.read(&mut chunk).await.ok()?;
+                if n == 0 {
+                    return None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            return Some((head, buf[end + 4..end + 4 + len].to_vec()));
+        }
+        let n = s.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// A fake RFC 6712 server on 127.0.0.1.
+async fn fake_upstream(mode: Mode) -> (SocketAddr, Seen) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen: Seen = Arc::default();
+    let seen2 = Arc::clone(&seen);
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            let mode = mode.clone();
+            let seen = Arc::clone(&seen2);
+            tokio::spawn(async move {
+                let Some(req) = read_request(&mut s).await else {
+                    return;
+                };
+                seen.lock().unwrap().push(req);
+                let out = match mode {
+                    Mode::Reply(body) => {
+                        let mut v = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/pkixcmp\r\nContent-Length: {}\r\n\r\n",
+                            body.len()
+                        )
+                        .into_bytes();
+                        v.extend_from_slice(&body);
+                        v
+                    }
+                    Mode::Silent => {
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                        return;
+                    }
+                    Mode::Garbage => b"SSH-2.0-OpenSSH\r\n\r\n".to_vec(),
+                    Mode::Status(s) => format!("HTTP/1.0 {s} X\r\n\r\n").into_bytes(),
+                };
+                let _ = s.write_all(&out).await;
+                let _ = s.shutdown().await;
+            });
+        }
+    });
+    (addr, seen)
+}
+
+/// A port on which nothing listens (bound, then released).
+async fn closed_port() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let a = l.local_addr().unwrap();
+    drop(l);
+    a
+}
+
+async fn start_proxy(upstream: SocketAddr, tweak: impl FnOnce(&mut ProxyConfig)) -> SocketAddr {
+    let mut config = ProxyConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        upstream,
+        upstream_path: "/pkix/".into(),
+        map_path_suffix: false,
+        upstream_timeout: Duration::from_secs(5),
+        ..ProxyConfig::default()
+    };
+    tweak(&mut config);
+    let server = proxy::bind(config).await.unwrap();
+    let addr = server.local_addr().unwrap();
+    tokio::spawn(server.serve());
+    addr
+}
+
+async fn coap_client(szx: u8) -> Client {
+    let config = ace_coap::Config {
+        block_szx: szx,
+        ..ace_coap::Config::default()
+    };
+    let (client, driver) = Client::bind("127.0.0.1:0".parse().unwrap(), config)
+        .await
+        .unwrap();
+    tokio::spawn(driver.run());
+    client
+}
+
+/// A valid PKIMessage of about `copies` × 400 bytes: `nested` around copies of the ir.
+fn big_nested(copies: usize) -> Vec<u8> {
+    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut v = vec![tag];
+        let len = content.len();
+        if len < 128 {
+            v.push(len as u8);
+        } else if len < 256 {
+            v.extend_from_slice(&[0x81, len as u8]);
+        } else {
+            v.extend_from_slice(&[0x82, (len >> 8) as u8, len as u8]);
+        }
+        v.extend_from_slice(content);
+        v
+    }
+    let ir = data("ir.der");
+    // ir = 30 82 LL LL <header TLV> <body> <protection>; reuse its header TLV
+    let header_len = match ir[5] {
+        0x81 => 4 + 3 + usize::from(ir[6]),
+        0x82 => 4 + 4 + usize::from(ir[6]) * 256 + usize::from(ir[7]),
+        n => 4 + 2 + usize::from(n),
+    };
+    assert_eq!(ir[4], 0x30);
+    let header = &ir[4..header_len];
+    let inner: Vec<u8> = std::iter::repeat_n(ir.clone(), copies).flatten().collect();
+    let body = tlv(0xB4, &tlv(0x30, &inner));
+    let msg = tlv(0x30, &[header, &body].concat());
+    assert_eq!(classify(&msg).unwrap().body_type, BodyType::Nested);
+    msg
+}
+
+#[tokio::test]
+async fn ir_through_proxy_is_relayed_byte_for_byte() {
+    let ip = data("ir-rsp.der");
+    let (up, seen) = fake_upstream(Mode::Reply(ip.clone())).await;
+    let proxy = start_proxy(up, |_| {}).await;
+    let client = CmpClient::new(coap_client(6).await, proxy, ClientConfig::default());
+    let ir = data("ir.der");
+    let rsp = tokio::time::timeout(LIMIT, client.send(ir.clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rsp.code, Code::CHANGED);
+    assert_eq!(rsp.der, ip);
+    assert_eq!(rsp.info.body_type, BodyType::Ip);
+    let ResponseContent::Certificates { responses, .. } = &rsp.content else {
+        panic!()
+    };
+    assert_eq!(
+        responses[0].certificate.as_deref(),
+        Some(data("issued.der").as_slice())
+    );
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1);
+    let (head, body) = &seen[0];
+    assert!(head.starts_with("POST /pkix/ HTTP/1.1\r\n"), "{head}");
+    assert!(head.contains("\r\nContent-Type: application/pkixcmp"));
+    assert_eq!(body, &ir, "the proxy must not alter the DER (R8)");
+}
+
+#[tokio::test]
+async fn path_suffix_mapping_reaches_upstream() {
+    let (up, seen) = fake_upstream(Mode::Reply(data("cr-rsp.der"))).await;
+    let proxy = start_proxy(up, |c| {
+        c.upstream_path = "/.well-known/cmp".into();
+        c.map_path_suffix = true;
+    })
+    .await;
+    let client = CmpClient::new(
+        coap_client(6).await,
+        proxy,
+        ClientConfig {
+            path: "/.well-known/cmp/p/devices/cr".into(),
+            ..ClientConfig::default()
+        },
+    );
+    let rsp = tokio::time::timeout(LIMIT, client.send(data("cr.der")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rsp.info.body_type, BodyType::Cp);
+    let head = seen.lock().unwrap()[0].0.clone();
+    assert!(
+        head.starts_with("POST /.well-known/cmp/p/devices/certification HTTP/1.1"),
+        "{head}"
+    );
+}
+
+#[tokio::test]
+async fn large_messages_go_blockwise_both_ways() {
+    let big_req = big_nested(8);
+    let big_rsp = big_nested(10);
+    assert!(big_req.len() > 3000 && big_rsp.len() > 4000);
+    let (up, seen) = fake_upstream(Mode::Reply(big_rsp.clone())).await;
+    let proxy = start_proxy(up, |_| {}).await;
+    // 64-byte blocks (SZX 2) as on a 6LoWPAN link
+    let client = CmpClient::new(coap_client(2).await, proxy, ClientConfig::default());
+    let rsp = tokio::time::timeout(LIMIT, client.send(big_req.clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rsp.der, big_rsp);
+    assert_eq!(
+        seen.lock().unwrap()[0].1,
+        big_req,
+        "whole body reassembled before HTTP"
+    );
+}
+
+async fn raw_post(
+    client: &Client,
+    proxy: SocketAddr,
+    path: &str,
+    body: Vec<u8>,
+    cf: Option<u16>,
+) -> Message {
+    tokio::time::timeout(LIMIT, client.post(proxy, path, body, cf))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn bad_input_gets_the_coap_error_codes() {
+    let (up, seen) = fake_upstream(Mode::Reply(data("ir-rsp.der"))).await;
+    let proxy = start_proxy(up, |c| c.server.max_message_size = 2000).await;
+    let c = coap_client(6).await;
+    let cmp = "/.well-known/cmp";
+    let ir = data("ir.der");
+    let pkix = Some(content_format::PKIXCMP);
+    // non-DER payload → 4.00 (never sent upstream: the openssl mock hangs on it)
+    let r = raw_post(&c, proxy, cmp, b"hello, not DER".to_vec(), pkix).await;
+    assert_eq!(r.code, Code::BAD_REQUEST);
+    // a response type sent as request → 4.00
+    assert_eq!(
+        raw_post(&c, proxy, cmp, data("ir-rsp.der"), pkix)
+            .await
+            .code,
+        Code::BAD_REQUEST
+    );
+    // wrong / missing Content-Format → 4.15
+    assert_eq!(
+        raw_post(&c, proxy, cmp, ir.clone(), Some(0)).await.code,
+        Code::UNSUPPORTED_CONTENT_FORMAT
+    );
+    assert_eq!(
+        raw_post(&c, proxy, cmp, ir.clone(), Some(42)).await.code,
+        Code::UNSUPPORTED_CONTENT_FORMAT
+    );
+    assert_eq!(
+        raw_post(&c, proxy, cmp, ir.clone(), None).await.code,
+        Code::UNSUPPORTED_CONTENT_FORMAT
+    );
+    // oversized (Block1 beyond max_message_size) → 4.13 with Size1
+    let big = big_nested(8);
+    let m = raw_post(&c, proxy, cmp, big, pkix).await;
+    assert_eq!(m.code, Code::REQUEST_ENTITY_TOO_LARGE);
+    assert_eq!(m.options.get_uint(option::SIZE1).unwrap(), Some(2000));
+    // unknown path → 4.04; GET → 4.05
+    assert_eq!(
+        raw_post(&c, proxy, "/.well-known/cmp/nope", ir.clone(), pkix)
+            .await
+            .code,
+        Code::NOT_FOUND
+    );
+    assert_eq!(
+        raw_post(&c, proxy, "/cmp", ir.clone(), pkix).await.code,
+        Code::NOT_FOUND
+    );
+    let g = tokio::time::timeout(LIMIT, c.get(proxy, cmp))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(g.code, Code::METHOD_NOT_ALLOWED);
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "nothing reached the upstream"
+    );
+    // and the valid request still works
+    let ok = raw_post(&c, proxy, cmp, ir, pkix).await;
+    assert_eq!(ok.code, Code::CHANGED);
+    assert_eq!(ok.content_format(), Some(content_format::PKIXCMP));
+}
+
+#[tokio::test]
+async fn oversized_single_request_gets_4_13_with_size1() {
+    let (up, _) = fake_upstream(Mode::Reply(data("ir-rsp.der"))).await;
+    let proxy = start_proxy(up, |c| c.server.max_message_size = 300).await;
+    let c = coap_client(6).await;
+    let r = raw_post(&c, proxy, "/.well-known/cmp", data("ir.der"), Some(259)).await;
+    assert_eq!(r.code, Code::REQUEST_ENTITY_TOO_LARGE);
+    assert_eq!(r.options.get_uint(option::SIZE1).unwrap(), Some(300));
+}
+
+#[tokio::test]
+async fn upstream_failures_map_to_5xx_and_failure_info() {
+    let ir = data("ir.der");
+    // upstream down → 5.02 → systemUnavail
+    let proxy = start_proxy(closed_port().await, |_| {}).await;
+    let client = CmpClient::new(coap_client(6).await, proxy, ClientConfig::default());
+    let e = tokio::time::timeout(LIMIT, client.send(ir.clone()))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::CoapStatus { code, .. } if code == Code::new(5, 2)),
+        "{e}"
+    );
+    assert_eq!(e.failure_info(), failure_info::SYSTEM_UNAVAIL);
+
+    // upstream accepts and never answers → 5.04 within the proxy timeout
+    let (silent, _) = fake_upstream(Mode::Silent).await;
+    let proxy = start_proxy(silent, |c| c.upstream_timeout = Duration::from_millis(300)).await;
+    let client = CmpClient::new(coap_client(6).await, proxy, ClientConfig::default());
+    let t0 = Instant::now();
+    let e = tokio::time::timeout(LIMIT, client.send(ir.clone()))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::CoapStatus { code, .. } if code == Code::GATEWAY_TIMEOUT),
+        "{e}"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(5));
+
+    // not HTTP → 5.02; 404 → 4.04 (badRequest); 503 → 5.03
+    for (mode, code, fi) in [
+        (Mode::Garbage, Code::new(5, 2), failure_info::SYSTEM_UNAVAIL),
+        (
+            Mode::Status(404),
+            Code::NOT_FOUND,
+            failure_info::BAD_REQUEST,
+        ),
+        (
+            Mode::Status(503),
+            Code::SERVICE_UNAVAILABLE,
+            failure_info::SYSTEM_UNAVAIL,
+        ),
+        (
+            Mode::Reply(b"\x30\x00".to_vec()),
+            Code::new(5, 2),
+            failure_info::SYSTEM_UNAVAIL,
+        ),
+    ] {
+        let (up, _) = fake_upstream(mode).await;
+        let proxy = start_proxy(up, |_| {}).await;
+        let client = CmpClient::new(coap_client(6).await, proxy, ClientConfig::default());
+        let e = tokio::time::timeout(LIMIT, client.send(ir.clone()))
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert!(
+            matches!(&e, Error::CoapStatus { code: c, .. } if *c == code),
+            "{e}"
+        );
+        assert_eq!(e.failure_info(), fi);
+    }
+}
+
+#[tokio::test]
+async fn concurrency_limit_answers_5_03_with_max_age() {
+    let (silent, _) = fake_upstream(Mode::Silent).await;
+    let proxy = start_proxy(silent, |c| {
+        c.server.max_concurrent = 1;
+        c.upstream_timeout = Duration::from_millis(1500);
+    })
+    .await;
+    let c1 = coap_client(6).await;
+    let c2 = coap_client(6).await;
+    let ir = data("ir.der");
+    let first = tokio::spawn({
+        let ir = ir.clone();
+        async move { c1.post(proxy, "/.well-known/cmp", ir, Some(259)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = raw_post(&c2, proxy, "/.well-known/cmp", ir, Some(259)).await;
+    assert_eq!(second.code, Code::SERVICE_UNAVAILABLE);
+    assert_eq!(second.options.get_uint(option::MAX_AGE).unwrap(), Some(5));
+    let first = tokio::time::timeout(LIMIT, first)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.code, Code::GATEWAY_TIMEOUT);
+}
+
+/// A CA that answers with the recorded delayed-delivery transaction of `openssl cmp
+/// -poll_count 2 -check_after 1`.
+struct PollingCa {
+    polls: Mutex<u32>,
+}
+
+impl CmpHandler for PollingCa {
+    async fn handle(&self, request: CmpRequest) -> cmp_coap::Result<Vec<u8>> {
+        Ok(match request.info.body_type {
+            BodyType::Ir => data("poll-ip-waiting.der"),
+            BodyType::PollReq => {
+                let n = {
+                    let mut p = self.polls.lock().unwrap();
+                    *p += 1;
+                    *p
+                };
+                if n == 1 {
+                    data("poll-rep1.der")
+                } else {
+                    data("poll-ip.der")
+                }
+            }
+            _ => return Err(Error::Handler("unexpected".into())),
+        })
+    }
+}
+
+#[tokio::test]
+async fn delayed_delivery_polls_until_the_certificate() {
+    let server = CmpServer::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        ace_coap::Config::default(),
+        ServerConfig {
+            success_code: Code::CONTENT,
+            ..ServerConfig::default()
+        },
+        PollingCa {
+            polls: Mutex::new(0),
+        },
+    )
+    .await
+    .unwrap();
+    let addr = server.local_addr().unwrap();
+    tokio::spawn(server.serve());
+    let client = CmpClient::new(coap_client(6).await, addr, ClientConfig::default());
+    let mut polls = vec![data("poll-req2.der"), data("poll-req1.der")];
+    let mut seen = Vec::new();
+    let t0 = Instant::now();
+    let rsp = tokio::time::timeout(
+        LIMIT,
+        client.send_with_polling(data("poll-ir.der"), |last| {
+            seen.push(last.info.body_type);
+            Ok(polls.pop().unwrap())
+        }),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(seen, vec![BodyType::Ip, BodyType::PollRep]);
+    assert!(
+        t0.elapsed() >= Duration::from_secs(1),
+        "checkAfter 1 was honoured"
+    );
+    assert_eq!(rsp.code, Code::CONTENT, "configured 2.05 (d01 §2.3)");
+    let ResponseContent::Certificates { responses, .. } = &rsp.content else {
+        panic!()
+    };
+    assert_eq!(
+        responses[0].certificate.as_deref(),
+        Some(data("issued.der").as_slice())
+    );
+    // a callback returning something else than a pollReq is refused
+    let e = client
+        .send_with_polling(data("poll-ir.der"), |_| Ok(data("ir.der")))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Misuse(_)), "{e}");
+}
+
+struct SlowCa;
+
+impl CmpHandler for SlowCa {
+    async fn handle(&self, _request: CmpRequest) -> cmp_coap::Result<Vec<u8>> {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        Ok(data("ir-rsp.der"))
+    }
+}
+
+#[tokio::test]
+async fn handler_timeout_is_5_03_and_discovery_lists_the_resource() {
+    let server = CmpServer::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        ace_coap::Config::default(),
+        ServerConfig {
+            handler_timeout: Duration::from_millis(200),
+            ..ServerConfig::default()
+        },
+        SlowCa,
+    )
+    .await
+    .unwrap();
+    let addr = server.local_addr().unwrap();
+    tokio::spawn(server.serve());
+    let coap = coap_client(6).await;
+    let r = raw_post(&coap, addr, "/.well-known/cmp", data("ir.der"), Some(259)).await;
+    assert_eq!(r.code, Code::SERVICE_UNAVAILABLE);
+    let paths = cmp_coap::client::discover(&coap, addr, LIMIT)
+        .await
+        .unwrap();
+    assert_eq!(paths, vec!["/.well-known/cmp".to_owned()]);
+    let all = coap.get(addr, "/.well-known/core").await.unwrap();
+    assert_eq!(
+        String::from_utf8(all.payload).unwrap(),
+        "</.well-known/cmp>;rt=\"ace.cmp\";ct=259"
+    );
+}
+
+#[tokio::test]
+async fn client_refuses_bad_requests_and_bad_responses() {
+    let client = CmpClient::new(
+        coap_client(6).await,
+        closed_port().await,
+        ClientConfig::default(),
+    );
+    assert!(matches!(
+        client.send(b"junk".to_vec()).await,
+        Err(Error::Malformed(_))
+    ));
+    assert!(matches!(
+        client.send(data("ir-rsp.der")).await,
+        Err(Error::NotARequest(BodyType::Ip))
+    ));
+    // a response of another transaction is refused
+    let (up, _) = fake_upstream(Mode::Reply(data("cr-rsp.der"))).await;
+    let proxy = start_proxy(up, |_| {}).await;
+    let client = CmpClient::new(coap_client(6).await, proxy, ClientConfig::default());
+    let e = tokio::time::timeout(LIMIT, client.send(data("ir.der")))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(e, Error::TransactionIdMismatch);
+}
