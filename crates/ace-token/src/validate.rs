@@ -160,11 +160,14 @@ impl Policy {
     }
 
     /// The claim checks alone, for a token whose protection was verified elsewhere (a JWT front
-    /// end): issuer, audience, `exp`, `nbf` (with skew) and required claims, in this order.
+    /// end): required claims, then issuer, `exp`, audience, `nbf` (with skew), in this order.
+    /// The order is the priority order of RFC 9200 §5.10.1.1 (`iss`, `exp`, `aud`), so an
+    /// expired token for another audience reports [`Error::Expired`] (4.01), not
+    /// [`Error::AudienceMismatch`] (4.03).
     ///
     /// # Errors
-    /// [`Error::MissingClaim`], [`Error::IssuerMismatch`], [`Error::AudienceMismatch`],
-    /// [`Error::Expired`], [`Error::NotYetValid`].
+    /// [`Error::MissingClaim`], [`Error::IssuerMismatch`], [`Error::Expired`],
+    /// [`Error::AudienceMismatch`], [`Error::NotYetValid`].
     pub fn check_claims(&self, claims: &Claims, now: UnixTime) -> Result<(), Error> {
         for key in &self.required_claims {
             if !claims.has(key) {
@@ -180,6 +183,11 @@ impl Policy {
                 return Err(Error::IssuerMismatch);
             }
         }
+        if let Some(exp) = claims.exp
+            && exp.is_reached_by(now.saturating_sub(self.clock_skew))
+        {
+            return Err(Error::Expired);
+        }
         if !self.audiences.is_empty() {
             let aud = claims
                 .aud
@@ -188,11 +196,6 @@ impl Policy {
             if !self.audiences.iter().any(|a| aud.contains(a)) {
                 return Err(Error::AudienceMismatch);
             }
-        }
-        if let Some(exp) = claims.exp
-            && exp.is_reached_by(now.saturating_sub(self.clock_skew))
-        {
-            return Err(Error::Expired);
         }
         if let Some(nbf) = claims.nbf
             && !nbf.is_reached_by(now.saturating_add(self.clock_skew))
@@ -655,9 +658,13 @@ mod tests {
     #[test]
     fn check_order_and_empty_lists() {
         let mut p = Policy::new("other").with_clock_skew(0);
-        // Audience is checked before time.
+        // RFC 9200 §5.10.1.1: `exp` is checked before `aud`.
         assert_eq!(
             p.check_claims(&claims(), UnixTime(5000)),
+            Err(Error::Expired)
+        );
+        assert_eq!(
+            p.check_claims(&claims(), UnixTime(500)),
             Err(Error::AudienceMismatch)
         );
         p.audiences.clear();
@@ -665,6 +672,7 @@ mod tests {
             p.check_claims(&claims(), UnixTime(5000)),
             Err(Error::Expired)
         );
+        assert!(p.check_claims(&claims(), UnixTime(500)).is_ok());
         let mut c = claims();
         c.aud = Some(Audience::Single("rs1".into()));
         c.iss = None;

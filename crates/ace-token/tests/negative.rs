@@ -193,6 +193,34 @@ fn wrong_audience() {
     );
 }
 
+/// RFC 9200 §5.10.1.1 (ACE checklist A.2.6): claim errors are reported in the priority order
+/// `iss`, `exp`, `aud`. An expired token for another audience is `Expired` (4.01), not
+/// `AudienceMismatch` (4.03); an expired token from the wrong issuer is `IssuerMismatch`.
+#[test]
+fn claim_checks_follow_rfc9200_priority_order() {
+    let t = es256_token();
+    let expired_at = NOW.saturating_add(3600 + 60);
+    let other_aud = Validator::new(Policy::new("rs2").with_issuer("as"));
+    let err = other_aud
+        .validate(&t, expired_at, &keys(), &RustCrypto)
+        .unwrap_err();
+    assert_eq!(err, Error::Expired);
+    assert_eq!(
+        err.coap_code(),
+        ace_token::CoapCode {
+            class: 4,
+            detail: 1
+        }
+    );
+    let other_iss = Validator::new(Policy::new("rs2").with_issuer("other-as"));
+    assert_eq!(
+        other_iss
+            .validate(&t, expired_at, &keys(), &RustCrypto)
+            .unwrap_err(),
+        Error::IssuerMismatch
+    );
+}
+
 #[test]
 fn wrong_issuer() {
     let t = es256_token();
