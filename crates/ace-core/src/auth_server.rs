@@ -470,10 +470,21 @@ impl AsEngine {
                 let key = SecretBytes::generate(profile.symmetric_key_len(), rng);
                 let mut kid = alloc::vec![0u8; 8];
                 rng.fill_bytes(&mut kid);
-                let c = Confirmation::cose_key(PopKey::symmetric(key).with_kid(kid));
+                let c = profile.symmetric_cnf(key, kid);
                 (c.clone(), Some(c))
             }
         };
+        // Only a COSE_Key can become an Encrypted_COSE_Key; other key material (RFC 9203
+        // `osc`) needs a token the RS alone can read (RFC 9200 §6.1).
+        if !matches!(record_cnf.key, None | Some(CnfKey::CoseKey(_)))
+            && response_cnf.is_some()
+            && !matches!(
+                rs.token_format,
+                TokenFormat::Encrypt0 { .. } | TokenFormat::Reference { .. }
+            )
+        {
+            return Ok(Self::error(ErrorCode::UNSUPPORTED_POP_KEY));
+        }
         let token_cnf = match (&record_cnf.key, &rs.token_format, &rs.cnf_key_encryption) {
             (Some(CnfKey::CoseKey(k)), f, Some(kek))
                 if k.symmetric_key().is_some()

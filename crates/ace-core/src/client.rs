@@ -13,7 +13,9 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use ace_token::{AceProfile, CnfKey, Confirmation, PopKey, Scope, SecretBytes, UnixTime};
+use ace_token::{
+    AceProfile, CnfKey, Confirmation, OscoreInputMaterial, PopKey, Scope, SecretBytes, UnixTime,
+};
 
 use crate::consts::{ContentFormat, code};
 use crate::error::{CoapCode, Error, Result};
@@ -162,11 +164,19 @@ impl TokenRequestStep {
             },
             (None, None) => None,
         };
+        let osc = match &resp.cnf {
+            Some(Confirmation {
+                key: Some(CnfKey::Osc(m)),
+                ..
+            }) => Some(m.clone()),
+            _ => None,
+        };
         let kid = match (&resp.cnf, &self.request.req_cnf) {
             (Some(c), _) | (None, Some(c)) => c
                 .kid
                 .clone()
-                .or_else(|| pop_key.as_ref().and_then(|k| k.kid.clone())),
+                .or_else(|| pop_key.as_ref().and_then(|k| k.kid.clone()))
+                .or_else(|| osc.as_ref().and_then(|m| m.id.clone())),
             (None, None) => None,
         };
         Ok(AccessInfo {
@@ -176,6 +186,7 @@ impl TokenRequestStep {
             profile,
             pop_key,
             kid,
+            osc,
             rs_cnf: resp.rs_cnf,
             expires_at: now.saturating_add(lifetime),
         })
@@ -195,8 +206,12 @@ pub struct AccessInfo {
     pub profile: AceProfile,
     /// The PoP key: AS-generated (`cnf`) or the client's own (`req_cnf`).
     pub pop_key: Option<PopKey>,
-    /// The key identifier the channel uses (`kid` of the PoP key or the referenced key).
+    /// The key identifier the channel uses (`kid` of the PoP key or the referenced key; the
+    /// `id` of OSCORE input material).
     pub kid: Option<Vec<u8>>,
+    /// OSCORE input material from the AS (`cnf` `osc`, RFC 9203 §3.2): the client derives
+    /// its OSCORE context with the RS from it.
+    pub osc: Option<OscoreInputMaterial>,
     /// The RS's authentication key, if the AS sent one.
     pub rs_cnf: Option<Confirmation>,
     /// When the token (and its keys) must no longer be used (RFC 9200 §5.10.4).

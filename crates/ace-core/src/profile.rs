@@ -21,8 +21,11 @@
 use alloc::vec::Vec;
 
 use ace_token::{
-    AceProfile, Algorithm, KeyType, PopKey, PopKeyMaterial, ProofOfPossession, PublicKey,
+    AceProfile, Algorithm, Confirmation, KeyType, PopKey, PopKeyMaterial, ProofOfPossession,
+    PublicKey, SecretBytes,
 };
+
+use crate::error::CoapCode;
 
 use crate::msg::{AuthzInfoRequest, AuthzInfoResponse, TokenResponse};
 
@@ -110,6 +113,15 @@ pub trait Profile: core::fmt::Debug + Send + Sync {
         true
     }
 
+    /// AS side: the `cnf` carrying an AS-generated symmetric PoP key — `key` is
+    /// [`Profile::symmetric_key_len`] random bytes, `kid` 8 random bytes. The default is a
+    /// COSE_Key with that `kid` (RFC 9200 §5.8.1); RFC 9203 puts OSCORE_Input_Material
+    /// (`osc`) there instead. A `cnf` other than a COSE_Key is only issued in an Encrypt0 or
+    /// reference token (it cannot become an `Encrypted_COSE_Key`).
+    fn symmetric_cnf(&self, key: SecretBytes, kid: Vec<u8>) -> Confirmation {
+        Confirmation::cose_key(PopKey::symmetric(key).with_kid(kid))
+    }
+
     /// AS side: profile-specific parameters of the token response (e.g. RFC 9203 adds none
     /// beyond `cnf`; an OSCORE group profile adds the group's parameters).
     fn extend_token_response(&self, response: &mut TokenResponse) {
@@ -122,6 +134,25 @@ pub trait Profile: core::fmt::Debug + Send + Sync {
 
     /// RS side: the binding the secure channel's authenticated identity selects.
     fn peer_binding(&self, peer: &ChannelIdentity) -> Option<PopBinding>;
+
+    /// RS side, after the token passed every claim check and before it is stored: whether
+    /// this profile accepts it with this request over this channel (`peer`: what the channel
+    /// of the authz-info request authenticated, [`ChannelIdentity::Anonymous`] when
+    /// unprotected). RFC 9203 §4.2 refuses an unprotected POST without `nonce1` /
+    /// `ace_client_recipientid` (4.00) and a protected one whose `cnf` `kid` is not the
+    /// channel's (4.01). `Err(code)` refuses with that code; the default accepts.
+    ///
+    /// # Errors
+    /// The CoAP code to refuse the token with.
+    fn check_authz_info(
+        &self,
+        request: &AuthzInfoRequest,
+        peer: &ChannelIdentity,
+        pop: &ProofOfPossession,
+    ) -> Result<(), CoapCode> {
+        let _ = (request, peer, pop);
+        Ok(())
+    }
 
     /// RS side: the authz-info response payload (RFC 9203 answers with `nonce2`/`ace_server_recipientid`;
     /// RFC 9202 with nothing).

@@ -48,7 +48,7 @@ use crate::msg::{
     AuthzInfoRequest, AuthzInfoResponse, CreationHints, IntrospectionRequest, IntrospectionResponse,
 };
 use crate::policy::ScopeMap;
-use crate::profile::{ChannelIdentity, PopBinding, Profile};
+use crate::profile::{ChannelIdentity, PopBinding, PopKind, Profile};
 use crate::store::{AcceptedToken, AcceptedTokenStore};
 
 /// Client-nonce settings (RFC 9200 §5.3.1): the RS puts a fresh `cnonce` in every set of
@@ -218,8 +218,8 @@ pub struct RsEngine {
     retired: BTreeMap<Vec<u8>, Option<UnixTime>>,
     /// Outstanding client nonces → when handed out.
     cnonces: BTreeMap<Vec<u8>, UnixTime>,
-    /// Reference tokens waiting for introspection → the authz-info request.
-    pending: BTreeMap<Vec<u8>, AuthzInfoRequest>,
+    /// Reference tokens waiting for introspection → the authz-info request and its channel.
+    pending: BTreeMap<Vec<u8>, (AuthzInfoRequest, ChannelIdentity)>,
     serial: u64,
 }
 
@@ -328,12 +328,31 @@ impl RsEngine {
         content_format: Option<ContentFormat>,
         payload: &[u8],
     ) -> Result<RsOutcome> {
+        self.handle_authz_info_from(now, &ChannelIdentity::Anonymous, content_format, payload)
+            .map(|(outcome, _)| outcome)
+    }
+
+    /// As [`RsEngine::handle_authz_info`] for a request that arrived over a channel that
+    /// authenticated `peer` (e.g. an OSCORE-protected update of access rights, RFC 9203
+    /// §4.1), handed to [`Profile::check_authz_info`]. Also returns the proof-of-possession
+    /// material of the token when it was accepted (2.01): profiles that derive channel keys
+    /// from it (RFC 9203: OSCORE_Input_Material) need it, and the RS stores only the binding.
+    ///
+    /// # Errors
+    /// As [`RsEngine::handle_authz_info`].
+    pub fn handle_authz_info_from(
+        &mut self,
+        now: UnixTime,
+        peer: &ChannelIdentity,
+        content_format: Option<ContentFormat>,
+        payload: &[u8],
+    ) -> Result<(RsOutcome, Option<ProofOfPossession>)> {
         let req = match AuthzInfoRequest::decode(content_format, payload) {
             Ok(r) => r,
             Err(Error::TooLarge { .. }) => {
-                return Ok(refused(CoapCode::REQUEST_ENTITY_TOO_LARGE));
+                return Ok((refused(CoapCode::REQUEST_ENTITY_TOO_LARGE), None));
             }
-            Err(_) => return Ok(refused(CoapCode::BAD_REQUEST)),
+            Err(_) => return Ok((refused(CoapCode::BAD_REQUEST), None)),
         };
         let token = req.access_token();
         match self
@@ -344,24 +363,30 @@ impl RsEngine {
                 let pop = v.pop().cloned();
                 let exi_seq = v.exi_cti().map(|c| c.seq);
                 let claims = v.into_claims();
-                Ok(self.accept(now, &req, &claims, pop, exi_seq))
+                let outcome = self.accept(now, &req, peer, &claims, pop.clone(), exi_seq);
+                let pop = pop.filter(|_| matches!(outcome.response, RsResponse::Created(_)));
+                Ok((outcome, pop))
             }
             Err(ace_token::Error::Malformed(_) | ace_token::Error::TrailingBytes)
                 if self.config.introspect_reference_tokens =>
             {
                 let ireq = IntrospectionRequest::new(token.to_vec());
-                self.pending.insert(token.to_vec(), req.clone());
-                Ok(Outcome {
-                    response: RsResponse::Introspect(ireq),
-                    effects: Vec::new(),
-                })
+                self.pending
+                    .insert(token.to_vec(), (req.clone(), peer.clone()));
+                Ok((
+                    Outcome {
+                        response: RsResponse::Introspect(ireq),
+                        effects: Vec::new(),
+                    },
+                    None,
+                ))
             }
             // §5.10.1: a payload that does not parse to a token, or whose claims cannot be
             // obtained, is 4.00; failed protection, issuer and expiry are 4.01.
             Err(ace_token::Error::Malformed(_) | ace_token::Error::TrailingBytes) => {
-                Ok(refused(CoapCode::BAD_REQUEST))
+                Ok((refused(CoapCode::BAD_REQUEST), None))
             }
-            Err(e) => Ok(refused(e.coap_code())),
+            Err(e) => Ok((refused(e.coap_code()), None)),
         }
     }
 
@@ -376,7 +401,7 @@ impl RsEngine {
         token: &[u8],
         resp: &IntrospectionResponse,
     ) -> Result<RsOutcome> {
-        let req = self
+        let (req, peer) = self
             .pending
             .remove(token)
             .ok_or(Error::Misuse("no introspection pending for this token"))?;
@@ -421,7 +446,7 @@ impl RsEngine {
             },
             (Some(_), _, _) => return Ok(refused(CoapCode::BAD_REQUEST)),
         };
-        Ok(self.accept(now, &req, &claims, pop, exi_seq))
+        Ok(self.accept(now, &req, &peer, &claims, pop, exi_seq))
     }
 
     #[allow(clippy::too_many_lines)]
@@ -429,6 +454,7 @@ impl RsEngine {
         &mut self,
         now: UnixTime,
         req: &AuthzInfoRequest,
+        peer: &ChannelIdentity,
         claims: &Claims,
         pop: Option<ProofOfPossession>,
         exi_seq: Option<u64>,
@@ -467,8 +493,15 @@ impl RsEngine {
             ProofOfPossession::Key(k) => Some(k.clone()),
             _ => existing.and_then(|t| t.pop_key.clone()),
         };
-        if matches!(pop, ProofOfPossession::Kid(_)) && pop_key.is_none() {
+        // A `kid` must name a key the RS holds — or, for a profile that binds OSCORE input
+        // material, the material of the token it updates (RFC 9203 §4.2).
+        let kid_known =
+            pop_key.is_some() || (profile.supports(PopKind::OscoreMaterial) && existing.is_some());
+        if matches!(pop, ProofOfPossession::Kid(_)) && !kid_known {
             return refused(CoapCode::BAD_REQUEST);
+        }
+        if let Err(code) = profile.check_authz_info(req, peer, &pop) {
+            return refused(code);
         }
         // cnonce (4.01)
         if let Some(cfg) = self.config.cnonce {

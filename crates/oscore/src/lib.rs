@@ -75,6 +75,8 @@ pub mod context;
 pub mod error;
 pub mod message;
 pub mod option;
+#[cfg(feature = "ace")]
+pub mod profile;
 pub mod protect;
 pub mod replay;
 pub mod sequence;
