@@ -1,0 +1,850 @@
+//! The tokio + rustls broker shell (feature `broker`).
+//!
+//! One task per connection: TLS handshake, the exporter value
+//! (`export_keying_material(32, "EXPORTER-ACE-MQTT-Sign-Challenge", Some(&[]))`), the sans-IO
+//! [`ConnectionAuth`], then a small pub/sub core: `+`/`#`
+//! subscriptions, QoS 0 and 1, retained messages (dropped at min(token expiry, Message Expiry
+//! Interval), MQ-121/MQ-T16), keep-alive, topic aliases from the client, session takeover
+//! (0x8E), Will on abnormal ends (also after token expiry, MQ-122), a bounded queue per client
+//! (overflow → DISCONNECT 0x97), token expiry (DISCONNECT 0x87) and graceful shutdown (0x8B).
+//! Not yet: QoS 2 (CONNACK Maximum QoS = 1), session continuation (MQ-T7), shared
+//! subscriptions (SUBACK 0x9E), Will Delay.
+//! The shell owns the clock ([`BrokerConfig::clock`]) and the RNG.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ace_token::UnixTime;
+use mqtt5_protocol::packet::connack::ConnAckPacket;
+use mqtt5_protocol::packet::publish::PublishPacket;
+use mqtt5_protocol::{Packet, Properties, QoS};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, ReadHalf, WriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, mpsc, watch};
+use tokio::time::{Instant, sleep_until, timeout};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+
+use crate::auth::{ConnectionAuth, Outcome, Session, Step, disconnect_for};
+use crate::authz::{self, Denial, PublishCheck};
+use crate::consts::{EXPORTER_CONTEXT, EXPORTER_LABEL, EXPORTER_LEN, protocol_level, reason};
+use crate::error::Error;
+use crate::token::{AuthConfig, Grant, TokenStore};
+use crate::wire;
+
+/// Broker configuration.
+#[derive(Clone)]
+pub struct BrokerConfig {
+    /// ACE authentication and token validation.
+    pub auth: AuthConfig,
+    /// The TLS server configuration (certificate; TLS 1.2 and 1.3).
+    pub tls: Arc<rustls::ServerConfig>,
+    /// Largest packet accepted.
+    pub max_packet_size: usize,
+    /// Per-client outbound queue bound; overflow disconnects the client with 0x97.
+    pub queue_len: usize,
+    /// Receive Maximum announced, and the outbound QoS 1 in-flight limit.
+    pub max_inflight: u16,
+    /// Topic Alias Maximum announced to clients.
+    pub topic_alias_max: u16,
+    /// Time allowed from TCP accept to CONNACK.
+    pub connect_timeout: Duration,
+    /// The clock (seconds since the epoch) for token expiry.
+    pub clock: Arc<dyn Fn() -> UnixTime + Send + Sync>,
+}
+
+impl BrokerConfig {
+    /// Defaults: 256 KiB packets, 1000 queued messages, 32 in flight, 16 topic aliases,
+    /// 10 s to connect, the system clock.
+    #[must_use]
+    pub fn new(auth: AuthConfig, tls: Arc<rustls::ServerConfig>) -> Self {
+        Self {
+            auth,
+            tls,
+            max_packet_size: wire::DEFAULT_MAX_PACKET_SIZE,
+            queue_len: 1000,
+            max_inflight: 32,
+            topic_alias_max: 16,
+            connect_timeout: Duration::from_secs(10),
+            clock: Arc::new(UnixTime::now),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Msg {
+    topic: String,
+    payload: bytes_vec::Payload,
+    qos: u8,
+    retain: bool,
+    properties: Properties,
+}
+
+mod bytes_vec {
+    /// Message payload (shared by all deliveries).
+    pub(super) type Payload = std::sync::Arc<[u8]>;
+}
+
+struct Retained {
+    msg: Msg,
+    expires_at: Option<UnixTime>,
+}
+
+struct ClientEntry {
+    conn_id: u64,
+    tx: mpsc::Sender<Msg>,
+    kick: Arc<Kick>,
+    subs: Vec<(String, u8)>,
+}
+
+#[derive(Default)]
+struct Kick {
+    reason: AtomicU8,
+    notify: Notify,
+}
+
+impl Kick {
+    fn kick(&self, code: u8) {
+        self.reason.store(code, Ordering::SeqCst);
+        self.notify.notify_one();
+    }
+}
+
+#[derive(Default)]
+struct Hub {
+    clients: HashMap<String, ClientEntry>,
+    retained: BTreeMap<String, Retained>,
+}
+
+struct Shared {
+    config: BrokerConfig,
+    hub: Mutex<Hub>,
+    store: Mutex<TokenStore>,
+    next_id: AtomicU64,
+}
+
+impl Shared {
+    fn now(&self) -> UnixTime {
+        (self.config.clock)()
+    }
+
+    fn route(&self, msg: &Msg) {
+        let Ok(hub) = self.hub.lock() else { return };
+        for entry in hub.clients.values() {
+            let qos = entry
+                .subs
+                .iter()
+                .filter(|(f, _)| aif::mqtt::topic_matches(f, &msg.topic))
+                .map(|(_, q)| *q)
+                .max();
+            if let Some(q) = qos {
+                let mut m = msg.clone();
+                m.qos = m.qos.min(q);
+                m.retain = false;
+                if entry.tx.try_send(m).is_err() {
+                    entry.kick.kick(reason::QUOTA_EXCEEDED);
+                }
+            }
+        }
+    }
+
+    fn retain(&self, msg: &Msg, grant: &Grant) {
+        let Ok(mut hub) = self.hub.lock() else { return };
+        if msg.payload.is_empty() {
+            hub.retained.remove(&msg.topic);
+            return;
+        }
+        let now = self.now();
+        let msg_exp = msg
+            .properties
+            .get_message_expiry_interval()
+            .map(|s| now.saturating_add(u64::from(s)));
+        let expires_at = match (grant.expires_at, msg_exp) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        hub.retained.insert(
+            msg.topic.clone(),
+            Retained {
+                msg: msg.clone(),
+                expires_at,
+            },
+        );
+    }
+
+    fn retained_for(&self, filter: &str, now: UnixTime) -> Vec<Msg> {
+        let Ok(mut hub) = self.hub.lock() else {
+            return Vec::new();
+        };
+        hub.retained
+            .retain(|_, r| r.expires_at.is_none_or(|e| now < e));
+        hub.retained
+            .values()
+            .filter(|r| aif::mqtt::topic_matches(filter, &r.msg.topic))
+            .map(|r| r.msg.clone())
+            .collect()
+    }
+}
+
+/// A cloneable handle that stops a running [`Broker`].
+#[derive(Clone, Debug)]
+pub struct ShutdownHandle(watch::Sender<bool>);
+
+impl ShutdownHandle {
+    /// Asks the broker and every connection to stop (DISCONNECT 0x8B to v5 clients).
+    pub fn shutdown(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+/// A bound broker; run it with [`Broker::serve`].
+#[must_use]
+pub struct Broker {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Broker {
+    /// Binds the TCP listener.
+    ///
+    /// # Errors
+    /// The bind error.
+    pub async fn bind(addr: SocketAddr, config: BrokerConfig) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        let (shutdown, _) = watch::channel(false);
+        Ok(Self {
+            listener,
+            shared: Arc::new(Shared {
+                config,
+                hub: Mutex::new(Hub::default()),
+                store: Mutex::new(TokenStore::default()),
+                next_id: AtomicU64::new(1),
+            }),
+            shutdown,
+        })
+    }
+
+    /// The bound address.
+    ///
+    /// # Errors
+    /// The socket error.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// A handle to stop [`Broker::serve`].
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle(self.shutdown.clone())
+    }
+
+    /// Accepts connections until shut down, then waits (at most 5 s) for connections to end.
+    ///
+    /// # Errors
+    /// Never for a single failed connection; only if accepting fails persistently.
+    pub async fn serve(self) -> std::io::Result<()> {
+        let acceptor = TlsAcceptor::from(self.shared.config.tls.clone());
+        let mut stop = self.shutdown.subscribe();
+        let mut tasks = tokio::task::JoinSet::new();
+        loop {
+            tokio::select! {
+                r = self.listener.accept() => {
+                    let Ok((tcp, _)) = r else { continue };
+                    let shared = self.shared.clone();
+                    let acceptor = acceptor.clone();
+                    let stop = self.shutdown.subscribe();
+                    tasks.spawn(async move {
+                        let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+                        if let Err(e) = connection(shared, acceptor, tcp, id, stop).await {
+                            tracing::debug!(conn = id, error = %e, "connection ended");
+                        }
+                    });
+                }
+                _ = stop.changed() => break,
+            }
+        }
+        let _ = timeout(Duration::from_secs(5), async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        tasks.abort_all();
+        Ok(())
+    }
+}
+
+type Reader = ReadHalf<TlsStream<TcpStream>>;
+type Writer = WriteHalf<TlsStream<TcpStream>>;
+
+async fn send(w: &mut Writer, p: &Packet) -> std::io::Result<()> {
+    let bytes = wire::encode_to_vec(p).map_err(std::io::Error::other)?;
+    w.write_all(&bytes).await?;
+    w.flush().await
+}
+
+async fn send_raw(w: &mut Writer, bytes: &[u8]) -> std::io::Result<()> {
+    w.write_all(bytes).await?;
+    w.flush().await
+}
+
+/// Reads until one packet decodes.
+async fn read_packet(
+    r: &mut Reader,
+    buf: &mut Vec<u8>,
+    version: u8,
+    max: usize,
+) -> Result<Option<Packet>, Error> {
+    loop {
+        if let Some((p, used)) = wire::decode_packet(buf, version, max)? {
+            buf.drain(..used);
+            return Ok(Some(p));
+        }
+        let mut chunk = [0u8; 4096];
+        let n = r
+            .read(&mut chunk)
+            .await
+            .map_err(|e| Error::MalformedPacket(e.to_string()))?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+    }
+}
+
+fn ack(kind: u8, pid: u16, code: u8, version: u8) -> Vec<u8> {
+    let [hi, lo] = pid.to_be_bytes();
+    if version == protocol_level::V5 && code != reason::SUCCESS {
+        vec![kind, 3, hi, lo, code]
+    } else {
+        vec![kind, 2, hi, lo]
+    }
+}
+
+struct Conn {
+    shared: Arc<Shared>,
+    session: Box<Session>,
+    auth: ConnectionAuth,
+    w: Writer,
+    version: u8,
+    aliases: HashMap<u16, String>,
+    next_pid: u16,
+    inflight: HashMap<u16, ()>,
+    pending: VecDeque<Msg>,
+}
+
+/// Why the main loop ended: whether the Will is published.
+enum End {
+    Normal,
+    WithWill,
+}
+
+async fn connection(
+    shared: Arc<Shared>,
+    acceptor: TlsAcceptor,
+    tcp: TcpStream,
+    conn_id: u64,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), Error> {
+    let deadline = Instant::now() + shared.config.connect_timeout;
+    let io_err = |e: std::io::Error| Error::MalformedPacket(e.to_string());
+    let tls = timeout(shared.config.connect_timeout, acceptor.accept(tcp))
+        .await
+        .map_err(|_| Error::ProtocolError("TLS handshake timeout"))?
+        .map_err(io_err)?;
+    let mut exporter = [0u8; EXPORTER_LEN];
+    tls.get_ref()
+        .1
+        .export_keying_material(&mut exporter, EXPORTER_LABEL, Some(EXPORTER_CONTEXT))
+        .map_err(|_| Error::ProtocolError("TLS exporter unavailable"))?;
+    let (mut r, mut w) = tokio::io::split(tls);
+    let mut auth = ConnectionAuth::new(exporter);
+    let mut buf = Vec::new();
+    let max = shared.config.max_packet_size;
+    let mut rng = ace_crypto::os_rng();
+
+    // Authentication phase: nothing but CONNECT / AUTH / DISCONNECT before CONNACK (MQ-030).
+    let session = loop {
+        let packet = match timeout(
+            deadline.saturating_duration_since(Instant::now()),
+            read_packet(&mut r, &mut buf, protocol_level::V5, max),
+        )
+        .await
+        {
+            Err(_) | Ok(Ok(None)) => return Ok(()),
+            Ok(Err(e)) => return Err(e),
+            Ok(Ok(Some(p))) => p,
+        };
+        let now = shared.now();
+        let step = {
+            let Ok(mut store) = shared.store.lock() else {
+                return Ok(());
+            };
+            auth.handle_packet(&shared.config.auth, &mut store, packet, now, &mut rng)
+        };
+        match step {
+            Step::Auth(Outcome::Continue(p)) => send(&mut w, &p).await.map_err(io_err)?,
+            Step::Auth(Outcome::Connected(s)) => break s,
+            Step::Auth(
+                Outcome::Refused { reply, error } | Outcome::Disconnect { reply, error },
+            ) => {
+                if let Some(p) = reply {
+                    let _ = send(&mut w, &p).await;
+                }
+                let _ = w.shutdown().await;
+                return Err(error);
+            }
+            Step::Auth(Outcome::Reauthenticated { .. }) | Step::PubSub(_) => {
+                return Err(Error::ProtocolError("unexpected state"));
+            }
+        }
+    };
+    let version = session.protocol_version();
+    tracing::debug!(conn = conn_id, token = ?session.grant.token_id, "connected");
+
+    // Register; take over an existing connection with the same Client Identifier (MQ-037).
+    let (tx, mut rx) = mpsc::channel(shared.config.queue_len.max(1));
+    let kick = Arc::new(Kick::default());
+    {
+        let Ok(mut hub) = shared.hub.lock() else {
+            return Ok(());
+        };
+        if let Some(old) = hub.clients.insert(
+            session.client_id.clone(),
+            ClientEntry {
+                conn_id,
+                tx,
+                kick: kick.clone(),
+                subs: Vec::new(),
+            },
+        ) {
+            old.kick.kick(reason::SESSION_TAKEN_OVER);
+        }
+    }
+    let mut connack: ConnAckPacket = session.connack(false);
+    if version == protocol_level::V5 {
+        connack = connack
+            .with_receive_maximum(shared.config.max_inflight)
+            .with_topic_alias_maximum(shared.config.topic_alias_max)
+            .with_maximum_qos(1)
+            .with_retain_available(true)
+            .with_wildcard_subscription_available(true)
+            .with_subscription_identifier_available(false)
+            .with_shared_subscription_available(false)
+            .with_maximum_packet_size(u32::try_from(max).unwrap_or(u32::MAX));
+    }
+    send(&mut w, &Packet::ConnAck(connack))
+        .await
+        .map_err(io_err)?;
+
+    let keep_alive = session.connect.keep_alive;
+    let mut conn = Conn {
+        shared: shared.clone(),
+        session,
+        auth,
+        w,
+        version,
+        aliases: HashMap::new(),
+        next_pid: 0,
+        inflight: HashMap::new(),
+        pending: VecDeque::new(),
+    };
+    let ka = (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
+    let mut last_rx = Instant::now();
+    let end = loop {
+        let ka_deadline = ka.map_or(Instant::now() + Duration::from_secs(86_400), |d| {
+            last_rx + d
+        });
+        let exp_in = conn
+            .session
+            .grant
+            .expires_at
+            .map_or(Duration::from_secs(86_400), |e| {
+                Duration::from_secs(e.0.saturating_sub(shared.now().0).min(86_400))
+            });
+        tokio::select! {
+            p = read_packet(&mut r, &mut buf, version, max) => {
+                last_rx = Instant::now();
+                match p {
+                    Ok(Some(p)) => match conn.on_packet(p, &mut rng).await {
+                        Ok(None) => {}
+                        Ok(Some(end)) => break end,
+                        Err(_) => break End::WithWill,
+                    },
+                    Ok(None) => break End::WithWill,
+                    Err(e) => {
+                        let _ = conn.disconnect(&e).await;
+                        break End::WithWill;
+                    }
+                }
+            }
+            Some(m) = rx.recv() => {
+                if let Err(e) = conn.deliver(m).await {
+                    let _ = conn.disconnect(&e).await;
+                    break End::WithWill;
+                }
+            }
+            () = kick.notify.notified() => {
+                let code = kick.reason.load(Ordering::SeqCst);
+                let _ = conn.disconnect_code(code).await;
+                break End::WithWill;
+            }
+            () = sleep_until(ka_deadline) => {
+                let _ = conn.disconnect_code(reason::KEEP_ALIVE_TIMEOUT).await;
+                break End::WithWill;
+            }
+            () = tokio::time::sleep(exp_in), if conn.session.grant.expires_at.is_some() => {
+                if conn.session.grant.is_expired(shared.now()) {
+                    // MQ-110/111: expired token → DISCONNECT 0x87, Will still published (MQ-122).
+                    let _ = conn.disconnect(&Error::SessionExpired).await;
+                    break End::WithWill;
+                }
+            }
+            _ = stop.changed() => {
+                let _ = conn.disconnect_code(reason::SERVER_SHUTTING_DOWN).await;
+                break End::Normal;
+            }
+        }
+    };
+    let _ = conn.w.shutdown().await;
+    if let Ok(mut hub) = shared.hub.lock()
+        && hub
+            .clients
+            .get(&conn.session.client_id)
+            .is_some_and(|c| c.conn_id == conn_id)
+    {
+        hub.clients.remove(&conn.session.client_id);
+    }
+    if matches!(end, End::WithWill)
+        && let Some(will) = conn.session.connect.will.clone()
+    {
+        // MQ-122: the Will was authorized at CONNECT and is published even after expiry.
+        let msg = Msg {
+            topic: will.topic,
+            payload: will.payload.into(),
+            qos: (will.qos as u8).min(1),
+            retain: will.retain,
+            properties: Properties::default(),
+        };
+        if msg.retain {
+            shared.retain(&msg, &conn.session.grant);
+        }
+        shared.route(&msg);
+    }
+    Ok(())
+}
+
+impl Conn {
+    async fn disconnect_code(&mut self, code: u8) -> std::io::Result<()> {
+        if self.version == protocol_level::V5 {
+            send_raw(&mut self.w, &[0xE0, 2, code, 0]).await?;
+        }
+        Ok(())
+    }
+
+    async fn disconnect(&mut self, e: &Error) -> std::io::Result<()> {
+        if self.version == protocol_level::V5 {
+            send(&mut self.w, &disconnect_for(e)).await?;
+        }
+        Ok(())
+    }
+
+    fn pid(&mut self) -> u16 {
+        loop {
+            self.next_pid = self.next_pid.wrapping_add(1).max(1);
+            if !self.inflight.contains_key(&self.next_pid) {
+                return self.next_pid;
+            }
+        }
+    }
+
+    /// Outbound PUBLISH: re-checks the subscriber's grant at delivery (MQ-092, MQ-110).
+    async fn deliver(&mut self, m: Msg) -> Result<(), Error> {
+        authz::check_delivery(&self.session.grant, &m.topic, self.shared.now())?;
+        if m.qos > 0 && self.inflight.len() >= usize::from(self.shared.config.max_inflight) {
+            if self.pending.len() >= self.shared.config.queue_len {
+                return Err(Error::StoreFull);
+            }
+            self.pending.push_back(m);
+            return Ok(());
+        }
+        self.write_publish(m).await
+    }
+
+    async fn write_publish(&mut self, m: Msg) -> Result<(), Error> {
+        let qos = if m.qos == 0 {
+            QoS::AtMostOnce
+        } else {
+            QoS::AtLeastOnce
+        };
+        let mut p = if self.version == protocol_level::V5 {
+            let mut p = PublishPacket::new(m.topic, m.payload.to_vec(), qos);
+            p.properties = m.properties;
+            p
+        } else {
+            PublishPacket::new_v311(m.topic, m.payload.to_vec(), qos)
+        };
+        p.retain = m.retain;
+        if m.qos > 0 {
+            let pid = self.pid();
+            self.inflight.insert(pid, ());
+            p.packet_id = Some(pid);
+        }
+        send(&mut self.w, &Packet::Publish(p))
+            .await
+            .map_err(|e| Error::MalformedPacket(e.to_string()))
+    }
+
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        send_raw(&mut self.w, bytes)
+            .await
+            .map_err(|e| Error::MalformedPacket(e.to_string()))
+    }
+
+    /// Handles one packet after CONNACK; `Some(end)` closes the connection.
+    async fn on_packet(
+        &mut self,
+        p: Packet,
+        rng: &mut ace_crypto::OsRng,
+    ) -> Result<Option<End>, Error> {
+        let now = self.shared.now();
+        let step = {
+            let Ok(mut store) = self.shared.store.lock() else {
+                return Ok(Some(End::WithWill));
+            };
+            self.auth
+                .handle_packet(&self.shared.config.auth, &mut store, p, now, rng)
+        };
+        let p = match step {
+            Step::PubSub(p) => p,
+            Step::Auth(Outcome::Continue(reply)) => {
+                send(&mut self.w, &reply)
+                    .await
+                    .map_err(|e| Error::MalformedPacket(e.to_string()))?;
+                return Ok(None);
+            }
+            Step::Auth(Outcome::Reauthenticated { reply, grant }) => {
+                self.session.grant = *grant;
+                send(&mut self.w, &reply)
+                    .await
+                    .map_err(|e| Error::MalformedPacket(e.to_string()))?;
+                return Ok(None);
+            }
+            Step::Auth(Outcome::Disconnect { reply, .. } | Outcome::Refused { reply, .. }) => {
+                if let Some(r) = reply {
+                    let _ = send(&mut self.w, &r).await;
+                }
+                return Ok(Some(End::WithWill));
+            }
+            Step::Auth(Outcome::Connected(_)) => return Ok(Some(End::WithWill)),
+        };
+        match p {
+            Packet::Publish(publish) => self.on_publish(publish, now).await,
+            Packet::PubAck(a) => {
+                self.inflight.remove(&a.packet_id);
+                while self.inflight.len() < usize::from(self.shared.config.max_inflight) {
+                    let Some(m) = self.pending.pop_front() else {
+                        break;
+                    };
+                    self.write_publish(m).await?;
+                }
+                Ok(None)
+            }
+            Packet::Subscribe(s) => {
+                let mut codes = Vec::new();
+                let mut retained = Vec::new();
+                for f in &s.filters {
+                    let code = match authz::check_subscribe(&self.session.grant, &f.filter, now) {
+                        Err(e) => authz::suback_failure(&e, self.version),
+                        Ok(()) if f.filter.starts_with("$share/") => {
+                            reason::SHARED_SUBSCRIPTIONS_NOT_SUPPORTED
+                        }
+                        Ok(()) => {
+                            let q = (f.options.qos as u8).min(1);
+                            if let Ok(mut hub) = self.shared.hub.lock()
+                                && let Some(c) = hub.clients.get_mut(&self.session.client_id)
+                            {
+                                let is_new = !c.subs.iter().any(|(x, _)| x == &f.filter);
+                                c.subs.retain(|(x, _)| x != &f.filter);
+                                c.subs.push((f.filter.clone(), q));
+                                let rh = f.options.retain_handling as u8;
+                                if rh == 0 || (rh == 1 && is_new) {
+                                    retained.push((f.filter.clone(), q));
+                                }
+                            }
+                            q
+                        }
+                    };
+                    codes.push(code);
+                }
+                let [hi, lo] = s.packet_id.to_be_bytes();
+                let mut body = vec![hi, lo];
+                if self.version == protocol_level::V5 {
+                    body.push(0);
+                }
+                body.extend_from_slice(&codes);
+                let mut out = vec![0x90];
+                mqtt5_protocol::encoding::encode_variable_int(
+                    &mut out,
+                    u32::try_from(body.len()).unwrap_or(0),
+                )
+                .map_err(|e| Error::MalformedPacket(e.to_string()))?;
+                out.extend_from_slice(&body);
+                self.write(&out).await?;
+                for (filter, q) in retained {
+                    for mut m in self.shared.retained_for(&filter, now) {
+                        m.qos = m.qos.min(q);
+                        m.retain = true;
+                        self.deliver(m).await?;
+                    }
+                }
+                Ok(None)
+            }
+            Packet::Unsubscribe(u) => {
+                let mut codes = Vec::new();
+                if let Ok(mut hub) = self.shared.hub.lock()
+                    && let Some(c) = hub.clients.get_mut(&self.session.client_id)
+                {
+                    for f in &u.filters {
+                        let before = c.subs.len();
+                        c.subs.retain(|(x, _)| x != f);
+                        codes.push(if c.subs.len() < before {
+                            reason::SUCCESS
+                        } else {
+                            reason::NO_SUBSCRIPTION_EXISTED
+                        });
+                    }
+                }
+                let [hi, lo] = u.packet_id.to_be_bytes();
+                let mut out = vec![0xB0];
+                if self.version == protocol_level::V5 {
+                    let mut body = vec![hi, lo, 0];
+                    body.extend_from_slice(&codes);
+                    mqtt5_protocol::encoding::encode_variable_int(
+                        &mut out,
+                        u32::try_from(body.len()).unwrap_or(0),
+                    )
+                    .map_err(|e| Error::MalformedPacket(e.to_string()))?;
+                    out.extend_from_slice(&body);
+                } else {
+                    out.extend_from_slice(&[2, hi, lo]);
+                }
+                self.write(&out).await?;
+                Ok(None)
+            }
+            Packet::PingReq => {
+                if self.session.grant.is_expired(now) {
+                    let _ = self.disconnect(&Error::SessionExpired).await;
+                    return Ok(Some(End::WithWill));
+                }
+                self.write(&[0xD0, 0]).await?;
+                Ok(None)
+            }
+            Packet::Disconnect(d) => Ok(Some(
+                if u8::from(d.reason_code) == reason::DISCONNECT_WITH_WILL {
+                    End::WithWill
+                } else {
+                    End::Normal
+                },
+            )),
+            _ => {
+                let _ = self
+                    .disconnect(&Error::ProtocolError("unexpected packet"))
+                    .await;
+                Ok(Some(End::WithWill))
+            }
+        }
+    }
+
+    async fn on_publish(
+        &mut self,
+        mut p: PublishPacket,
+        now: UnixTime,
+    ) -> Result<Option<End>, Error> {
+        let qos = p.qos as u8;
+        if qos > 1 {
+            // CONNACK said Maximum QoS 1 (MQTT v5 §3.2.2.3.4: 0x9B QoS not supported).
+            self.disconnect_code(0x9B)
+                .await
+                .map_err(|e| Error::MalformedPacket(e.to_string()))?;
+            return Ok(Some(End::WithWill));
+        }
+        // Topic alias first, then authorization (MQ-T12, R6).
+        if let Some(alias) = p.properties.get_topic_alias() {
+            if alias == 0 || alias > self.shared.config.topic_alias_max {
+                self.disconnect_code(reason::TOPIC_ALIAS_INVALID).await.ok();
+                return Ok(Some(End::WithWill));
+            }
+            if p.topic_name.is_empty() {
+                match self.aliases.get(&alias) {
+                    Some(t) => p.topic_name = t.clone(),
+                    None => {
+                        self.disconnect_code(reason::PROTOCOL_ERROR).await.ok();
+                        return Ok(Some(End::WithWill));
+                    }
+                }
+            } else {
+                self.aliases.insert(alias, p.topic_name.clone());
+            }
+            p.properties.remove_topic_alias();
+        }
+        let pid = p.packet_id.unwrap_or(0);
+        match authz::check_publish(&self.session.grant, &p.topic_name, qos, self.version, now) {
+            PublishCheck::Allow => {
+                let msg = Msg {
+                    topic: p.topic_name,
+                    payload: p.payload.to_vec().into(),
+                    qos,
+                    retain: p.retain,
+                    properties: p.properties,
+                };
+                if msg.retain {
+                    self.shared.retain(&msg, &self.session.grant);
+                }
+                self.shared.route(&msg);
+                if qos == 1 {
+                    self.write(&ack(0x40, pid, reason::SUCCESS, self.version))
+                        .await?;
+                }
+                Ok(None)
+            }
+            PublishCheck::TokenUpload => {
+                // Never routed or retained (R7); the answer describes the token (MQ-023).
+                let result = {
+                    let Ok(mut store) = self.shared.store.lock() else {
+                        return Ok(Some(End::WithWill));
+                    };
+                    self.shared.config.auth.upload(&mut store, &p.payload, now)
+                };
+                match (result, qos) {
+                    (Ok(()), 1) => {
+                        self.write(&ack(0x40, pid, reason::SUCCESS, self.version))
+                            .await?
+                    }
+                    (Ok(()), _) => {}
+                    (Err(e), 1) => {
+                        self.write(&ack(0x40, pid, e.reason_code(), self.version))
+                            .await?
+                    }
+                    (Err(e), _) => {
+                        if self.version == protocol_level::V5 {
+                            let _ = self.disconnect(&e).await;
+                            return Ok(Some(End::WithWill));
+                        }
+                    }
+                }
+                Ok(None)
+            }
+            PublishCheck::Deny(Denial::Ack(code)) => {
+                self.write(&ack(0x40, pid, code, self.version)).await?;
+                Ok(None)
+            }
+            PublishCheck::Deny(Denial::Disconnect(code)) => {
+                let _ = self.disconnect_code(code).await;
+                Ok(Some(End::WithWill))
+            }
+            PublishCheck::Deny(_) => Ok(Some(End::WithWill)),
+        }
+    }
+}
