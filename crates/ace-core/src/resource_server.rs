@@ -253,6 +253,9 @@ impl RsEngine {
             Vec::new()
         };
         policy.exi_rs_id.clone_from(&config.exi_rs_id);
+        // Continue the acceptance order of a restored store, so that eviction of the oldest
+        // token per client keeps working across a restart.
+        let serial = tokens.tokens().iter().map(|t| t.serial).max().unwrap_or(0);
         Self {
             validator: Validator::new(policy),
             config,
@@ -264,7 +267,7 @@ impl RsEngine {
             retired: BTreeMap::new(),
             cnonces: BTreeMap::new(),
             pending: BTreeMap::new(),
-            serial: 0,
+            serial,
         }
     }
 

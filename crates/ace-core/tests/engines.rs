@@ -1,6 +1,7 @@
 //! Whole flows through the AS, RS and client engines with a virtual clock
 //! (`ace_core::testing::Harness`), plus one test per refusal.
 
+use ace_core::AcceptedTokenStore;
 use ace_core::consts::{ContentFormat, code};
 use ace_core::testing::{Harness, Leg, backend, example_deployment};
 use ace_core::{
@@ -586,6 +587,56 @@ fn too_many_tokens_per_client_evicts_the_oldest() {
         upload(&mut h, &ts[0].access_token),
         RsResponse::Refused(CoapCode::UNAUTHORIZED)
     );
+}
+
+/// After a restart the RS continues the acceptance order of its restored store, so the
+/// per-client limit still evicts the oldest token, not the newest (a restored store keeps the
+/// serials it had).
+#[test]
+fn per_client_eviction_order_survives_a_restart() {
+    let (a, _) = example_deployment(T0).unwrap();
+    let cfg = || {
+        let mut cfg = RsConfig::new("rs1", "coap://as");
+        cfg.max_tokens_per_client = 2;
+        cfg.scope_map = ScopeMap::new().with_text(
+            "read",
+            RestAif::new().with(LocalPart::new("/s").unwrap(), RestMethods::GET),
+        );
+        cfg
+    };
+    let keys = || Box::new(KeySet::new().with(TokenKey::symmetric(vec![0x42; 16])));
+    let rs = RsEngine::new(
+        cfg(),
+        keys(),
+        backend(),
+        Box::new(MemoryAcceptedTokens::new()),
+    );
+    let mut h = Harness::new(T0, a, rs, rng());
+    let ts: Vec<TokenResponse> = (0..3).map(|_| token_ok(&mut h, &req("read"))).collect();
+    for t in &ts[..2] {
+        assert!(matches!(
+            upload(&mut h, &t.access_token),
+            RsResponse::Created(_)
+        ));
+    }
+    // "Restart": a new engine over a store holding what the old one had accepted.
+    let mut restored = MemoryAcceptedTokens::new();
+    for t in h.rs.tokens().tokens() {
+        restored.insert(t.clone());
+    }
+    h.rs = RsEngine::new(cfg(), keys(), backend(), Box::new(restored));
+    assert!(matches!(
+        upload(&mut h, &ts[2].access_token),
+        RsResponse::Created(_)
+    ));
+    assert_eq!(h.rs.tokens().len(), 2);
+    // The oldest (ts[0]) went, the newest stays.
+    assert!(matches!(
+        h.request(&psk(&ts[0]), "/s", Method::Get),
+        Access::Unauthorized(_)
+    ));
+    assert_eq!(h.request(&psk(&ts[1]), "/s", Method::Get), Access::Allow);
+    assert_eq!(h.request(&psk(&ts[2]), "/s", Method::Get), Access::Allow);
 }
 
 #[test]
