@@ -113,14 +113,30 @@ pub struct Config {
     /// Largest body reassembled from Block1 (server) or Block2 (client) (default 64 KiB).
     pub max_body_size: usize,
     /// Peers with state in the deduplication cache (default 1024). Datagrams from new
-    /// peers beyond this are dropped.
+    /// peers beyond this are dropped. Also bounds the peers (and groups) with outgoing
+    /// Message ID state; beyond it messages to new peers wait like exhausted IDs.
     pub max_peers: usize,
-    /// Deduplication entries per peer (default 1024: a block-wise transfer of 64 KiB in
-    /// 64-byte blocks). When full, an entry older than MAX_TRANSMIT_WAIT is evicted;
-    /// otherwise a CON request gets 5.03 with Max-Age.
+    /// Deduplication entries (message IDs) per peer (default 65,536: the whole 16-bit ID
+    /// space, so a peer using every ID within EXCHANGE_LIFETIME, the most RFC 7252 §4.4
+    /// allows, is never refused). Beyond it a CON request gets 5.03 with Max-Age.
     pub max_dedup_per_peer: usize,
-    /// Deduplication entries in total (default 16384).
+    /// Deduplication entries in total, all peers (default 262,144 ≈ 4 peers at the RFC's
+    /// maximum rate, or ~1,060 requests/s sustained in aggregate; about 100 bytes each
+    /// plus the cached reply while it is kept). Beyond it a CON request gets 5.03 with
+    /// Max-Age. Entries are never evicted before their lifetime ends (exactly-once).
     pub max_dedup_total: usize,
+    /// Bytes of cached replies (the piggybacked response, empty ACK or RST resent for a
+    /// duplicate CON) in total (default 16 MiB). A reply is kept for MAX_TRANSMIT_SPAN +
+    /// MAX_LATENCY (145 s) after the request arrived — as long as the sender can still be
+    /// retransmitting; the ID alone is kept until EXCHANGE_LIFETIME. While the budget is
+    /// used up, new CON requests get 5.03 with Max-Age.
+    pub max_dedup_reply_bytes: usize,
+    /// How long a client request may wait for a free Message ID towards its peer
+    /// (RFC 7252 §4.4: an ID is not reused within EXCHANGE_LIFETIME / NON_LIFETIME)
+    /// before it fails with [`crate::Error::MessageIdsExhausted`]. `None` (default)
+    /// waits as long as needed (at most about EXCHANGE_LIFETIME); `Some(Duration::ZERO)`
+    /// makes `Endpoint::request` refuse at once (back-pressure).
+    pub message_id_wait: Option<Duration>,
     /// Client exchanges in flight or queued (default 256).
     pub max_client_exchanges: usize,
     /// Observers (server side) in total (default 256).
@@ -140,6 +156,34 @@ pub struct Config {
     /// Send a confirmable notification at least this often per observer (RFC 7641 §4.5;
     /// default 24 h).
     pub notification_con_interval: Duration,
+    /// Group communication (RFC 7252 §8) settings for requests received via multicast.
+    pub multicast: MulticastConfig,
+}
+
+/// How a server answers requests that arrived via multicast (RFC 7252 §8.2,
+/// draft-ietf-core-groupcomm-bis §3.1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MulticastConfig {
+    /// Leisure: each response is sent at a random instant within this period after the
+    /// request arrived (default 5 s, RFC 7252 §8.2 DEFAULT_LEISURE).
+    pub leisure: Duration,
+    /// Send 4.xx/5.xx responses to multicast requests (default `false`: suppressed, as
+    /// RFC 7252 §8.2 and groupcomm-bis §3.1.2 recommend). A No-Response option
+    /// (RFC 7967) in the request overrides this for its classes.
+    pub error_responses: bool,
+    /// Responses waiting for their leisure instant (default 256); beyond it new
+    /// responses to multicast requests are dropped.
+    pub max_pending: usize,
+}
+
+impl Default for MulticastConfig {
+    fn default() -> Self {
+        Self {
+            leisure: Duration::from_secs(5),
+            error_responses: false,
+            max_pending: 256,
+        }
+    }
 }
 
 impl Default for Config {
@@ -150,8 +194,10 @@ impl Default for Config {
             block_szx: 6,
             max_body_size: 64 * 1024,
             max_peers: 1024,
-            max_dedup_per_peer: 1024,
-            max_dedup_total: 16 * 1024,
+            max_dedup_per_peer: 1 << 16,
+            max_dedup_total: 1 << 18,
+            max_dedup_reply_bytes: 16 << 20,
+            message_id_wait: None,
             max_client_exchanges: 256,
             max_observers: 256,
             max_observers_per_peer: 16,
@@ -161,6 +207,7 @@ impl Default for Config {
             max_deferred: 256,
             block_lifetime: None,
             notification_con_interval: Duration::from_secs(24 * 3600),
+            multicast: MulticastConfig::default(),
         }
     }
 }
@@ -168,6 +215,15 @@ impl Default for Config {
 impl Config {
     pub(crate) fn szx(&self) -> u8 {
         self.block_szx.min(6)
+    }
+    /// How long a cached reply is kept for duplicates: MAX_TRANSMIT_SPAN + MAX_LATENCY.
+    pub(crate) fn reply_lifetime(&self) -> Duration {
+        let p = &self.transmission;
+        p.max_transmit_span().saturating_add(p.max_latency)
+    }
+    /// Granularity of the Message ID allocator's runs (EXCHANGE_LIFETIME / 256, ≥ 1 ms).
+    pub(crate) fn mid_granularity(&self) -> Duration {
+        (self.transmission.exchange_lifetime() / 256).max(Duration::from_millis(1))
     }
     pub(crate) fn block_lifetime(&self) -> Duration {
         self.block_lifetime

@@ -45,6 +45,12 @@ pub enum Error {
     /// The request handle is unknown (already completed or never issued).
     #[error("unknown request handle")]
     UnknownHandle,
+    /// Every Message ID towards the peer is still within its lifetime (RFC 7252 §4.4: an
+    /// ID must not be reused within EXCHANGE_LIFETIME / NON_LIFETIME), and the request
+    /// could not wait (`Config::message_id_wait`) or the table of peers with Message ID
+    /// state (`Config::max_peers`) stayed full. Nothing was sent.
+    #[error("no Message ID available for the peer (all in use within their lifetime)")]
+    MessageIdsExhausted,
     /// The endpoint shell has stopped; no further commands are possible.
     #[error("endpoint shut down")]
     Shutdown,
@@ -132,7 +138,7 @@ impl Error {
             Self::Malformed(_) | Self::BadOption(_) => Code::BAD_REQUEST,
             Self::BodyTooLarge { .. } => Code::REQUEST_ENTITY_TOO_LARGE,
             Self::BlockwiseFailed(_) => Code::REQUEST_ENTITY_INCOMPLETE,
-            Self::LimitReached(_) => Code::SERVICE_UNAVAILABLE,
+            Self::LimitReached(_) | Self::MessageIdsExhausted => Code::SERVICE_UNAVAILABLE,
             Self::Timeout => Code::GATEWAY_TIMEOUT,
             Self::MessageTooLarge { .. }
             | Self::Reset

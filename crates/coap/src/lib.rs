@@ -16,8 +16,13 @@
 //!   └──────────────────────────────────────────────────────┘
 //! ```
 //!
-//! What it does not do: DTLS, CoAP over TCP/WebSockets, proxying (5.05), multicast
-//! (planned), Q-Block (RFC 9177), congestion control beyond NSTART (no PROBING_RATE
+//! Group communication (RFC 7252 §8): multicast NON requests with responses collected
+//! from every server ([`Client::multicast_request`], [`Endpoint::multicast_request`]),
+//! servers joining an IPv4 group ([`Server::join_multicast_v4`]) and answering after a
+//! random leisure with error responses suppressed.
+//!
+//! What it does not do: DTLS, CoAP over TCP/WebSockets, proxying (5.05), IPv6
+//! multicast (untested here), Q-Block (RFC 9177), congestion control beyond NSTART (no PROBING_RATE
 //! for NON), and client-side request protection (the hook is server-side only for now).
 //!
 //! # Example: an engine driven by hand
@@ -75,7 +80,7 @@ pub mod router;
 pub mod security;
 pub mod shell;
 
-pub use config::{Config, TransmissionParams};
+pub use config::{Config, MulticastConfig, TransmissionParams};
 pub use endpoint::{Endpoint, Event, RequestHandle, Stats, Transmit, Usage};
 pub use error::{Error, Result};
 pub use message::{BlockOption, Code, Message, MessageType, Options};
@@ -84,4 +89,6 @@ pub use resource::{
 };
 pub use router::Router;
 pub use security::{PlainCoap, SecurityLayer};
-pub use shell::{Client, ClientDriver, Observation, ObserveUpdate, Server, ServerHandle};
+pub use shell::{
+    Client, ClientDriver, GroupResponse, Observation, ObserveUpdate, Server, ServerHandle,
+};

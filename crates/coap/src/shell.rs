@@ -3,7 +3,8 @@
 //! [`ClientDriver::run`] on a task of your choice.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::task::Poll;
 
 use rand::Rng as _;
 use tokio::net::UdpSocket;
@@ -17,6 +18,15 @@ use crate::message::{Code, Message};
 use crate::resource::RequestId;
 use crate::router::Router;
 use crate::security::{PlainCoap, SecurityLayer};
+
+/// One response to a multicast request ([`Client::multicast_request`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupResponse {
+    /// The unicast address of the server that answered.
+    pub from: SocketAddr,
+    /// Its response.
+    pub response: Message,
+}
 
 /// One update of an observation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +52,12 @@ enum Command {
         reply: oneshot::Sender<Result<RequestHandle>>,
     },
     CancelObserve(RequestHandle),
+    Multicast {
+        group: SocketAddr,
+        message: Message,
+        collect_for: core::time::Duration,
+        reply: oneshot::Sender<Result<Vec<GroupResponse>>>,
+    },
     Notify(String, oneshot::Sender<usize>),
     Respond(RequestId, Message),
     Shutdown,
@@ -61,13 +77,64 @@ fn std_now() -> std::time::Instant {
     tokio::time::Instant::now().into_std()
 }
 
-/// The loop shared by [`Server::serve`] and [`ClientDriver::run`].
+/// Receives from whichever of `sockets` has a datagram (pending forever when empty).
+async fn recv_any(sockets: &[UdpSocket], buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
+    std::future::poll_fn(|cx| {
+        for s in sockets {
+            let mut rb = tokio::io::ReadBuf::new(&mut *buf);
+            if let Poll::Ready(r) = s.poll_recv_from(cx, &mut rb) {
+                return Poll::Ready(r.map(|from| (rb.filled().len(), from)));
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// A socket bound to `group` (address and port) with SO_REUSEADDR, so that several
+/// endpoints on one host can share the group's port, joined to the group on `interface`.
+/// Bound to the group address, it receives only datagrams sent to the group.
+fn multicast_socket_v4(group: SocketAddrV4, interface: Ipv4Addr) -> Result<std::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    if !group.ip().is_multicast() {
+        return Err(Error::Misuse("not an IPv4 multicast address"));
+    }
+    let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).map_err(|e| io_err(&e))?;
+    s.set_reuse_address(true).map_err(|e| io_err(&e))?;
+    s.bind(&SocketAddr::V4(group).into())
+        .map_err(|e| io_err(&e))?;
+    s.join_multicast_v4(group.ip(), &interface)
+        .map_err(|e| io_err(&e))?;
+    s.set_nonblocking(true).map_err(|e| io_err(&e))?;
+    Ok(s.into())
+}
+
+/// Sets the interface multicast datagrams leave from (IP_MULTICAST_IF) and enables
+/// their loopback to group members on this host (IP_MULTICAST_LOOP).
+fn set_multicast_interface_v4(socket: &UdpSocket, interface: Ipv4Addr) -> Result<()> {
+    socket2::SockRef::from(socket)
+        .set_multicast_if_v4(&interface)
+        .map_err(|e| io_err(&e))?;
+    socket.set_multicast_loop_v4(true).map_err(|e| io_err(&e))
+}
+
+/// Responses collected so far for a multicast request, and where they go at the end.
+type Collecting = (
+    Vec<GroupResponse>,
+    oneshot::Sender<Result<Vec<GroupResponse>>>,
+);
+
+/// The loop shared by [`Server::serve`] and [`ClientDriver::run`]. Datagrams from
+/// `multicast` sockets are fed as multicast requests; everything is sent from `socket`.
 async fn drive<S: SecurityLayer>(
     socket: UdpSocket,
+    multicast: Vec<UdpSocket>,
     mut endpoint: Endpoint<S>,
     mut commands: mpsc::Receiver<Command>,
 ) -> Result<()> {
     let mut recv_buf = vec![0u8; 65_535];
+    let mut mcast_buf = vec![0u8; 65_535];
+    let mut collecting: HashMap<RequestHandle, Collecting> = HashMap::new();
     let mut send_buf = Vec::with_capacity(2048);
     let mut waiting: HashMap<RequestHandle, oneshot::Sender<Result<Message>>> = HashMap::new();
     let mut observing: HashMap<RequestHandle, mpsc::Sender<Result<ObserveUpdate>>> = HashMap::new();
@@ -120,6 +187,20 @@ async fn drive<S: SecurityLayer>(
                         let _ = tx.try_send(Err(error));
                     }
                 }
+                Event::GroupResponse {
+                    handle,
+                    from,
+                    response,
+                } => {
+                    if let Some((got, _)) = collecting.get_mut(&handle) {
+                        got.push(GroupResponse { from, response });
+                    }
+                }
+                Event::GroupDone { handle, .. } => {
+                    if let Some((got, tx)) = collecting.remove(&handle) {
+                        let _ = tx.send(Ok(got));
+                    }
+                }
             }
         }
         let sleep = async move {
@@ -136,6 +217,12 @@ async fn drive<S: SecurityLayer>(
                 // ICMP errors (e.g. port unreachable) surface here on some systems; the
                 // engine's timers deal with the consequences.
                 Err(e) => tracing::debug!(error = %e, "recv failed"),
+            },
+            r = recv_any(&multicast, &mut mcast_buf), if !multicast.is_empty() => match r {
+                Ok((n, from)) => {
+                    let _ = endpoint.handle_multicast_datagram(std_now(), from, mcast_buf.get(..n).unwrap_or_default());
+                }
+                Err(e) => tracing::debug!(error = %e, "multicast recv failed"),
             },
             () = sleep => endpoint.handle_timeout(std_now()),
             cmd = commands.recv() => {
@@ -160,6 +247,12 @@ async fn drive<S: SecurityLayer>(
                     Some(Command::CancelObserve(h)) => {
                         let _ = endpoint.cancel_observe(now, h);
                     }
+                    Some(Command::Multicast { group, message, collect_for, reply }) => {
+                        match endpoint.multicast_request(now, group, message, collect_for) {
+                            Ok(h) => { collecting.insert(h, (Vec::new(), reply)); }
+                            Err(e) => { let _ = reply.send(Err(e)); }
+                        }
+                    }
                     Some(Command::Notify(path, reply)) => {
                         let _ = reply.send(endpoint.notify(now, &path));
                     }
@@ -182,6 +275,9 @@ async fn drive<S: SecurityLayer>(
     for (_, tx) in waiting {
         let _ = tx.send(Err(Error::Shutdown));
     }
+    for (_, (_, tx)) in collecting {
+        let _ = tx.send(Err(Error::Shutdown));
+    }
     Ok(())
 }
 
@@ -191,6 +287,7 @@ async fn drive<S: SecurityLayer>(
 #[must_use = "a server does nothing until `serve` runs"]
 pub struct Server<S: SecurityLayer = PlainCoap> {
     socket: UdpSocket,
+    multicast: Vec<std::net::UdpSocket>,
     endpoint: Endpoint<S>,
     tx: mpsc::Sender<Command>,
     rx: mpsc::Receiver<Command>,
@@ -238,10 +335,36 @@ impl<S: SecurityLayer> Server<S> {
         let (tx, rx) = mpsc::channel(256);
         Self {
             socket,
+            multicast: Vec::new(),
             endpoint,
             tx,
             rx,
         }
+    }
+
+    /// Also serves requests sent to the IPv4 multicast `group` (address and port, e.g.
+    /// `224.0.1.187:5683`, "All CoAP Nodes", RFC 7252 §12.8), received on `interface`
+    /// (e.g. `127.0.0.1` for loopback). A second socket is bound to the group address with
+    /// SO_REUSEADDR (so several servers on one host can join the same group and port) and
+    /// joins the group; responses leave from the server's own unicast socket, as
+    /// RFC 7252 §8.2 asks. See [`Endpoint::handle_multicast_datagram`] and
+    /// [`crate::config::MulticastConfig`] for leisure and response suppression.
+    ///
+    /// # Errors
+    /// [`Error::Misuse`] for a non-multicast address, [`Error::Io`] when the socket cannot
+    /// be bound or the group cannot be joined.
+    pub fn join_multicast_v4(&mut self, group: SocketAddrV4, interface: Ipv4Addr) -> Result<()> {
+        self.multicast.push(multicast_socket_v4(group, interface)?);
+        Ok(())
+    }
+
+    /// Sets the interface the server's own multicast requests (through
+    /// [`ServerHandle::client`]) leave from, and enables multicast loopback.
+    ///
+    /// # Errors
+    /// [`Error::Io`] from the socket.
+    pub fn set_multicast_interface_v4(&self, interface: Ipv4Addr) -> Result<()> {
+        set_multicast_interface_v4(&self.socket, interface)
     }
 
     /// The bound address.
@@ -268,17 +391,23 @@ impl<S: SecurityLayer> Server<S> {
     /// Serves until [`ServerHandle::shutdown`].
     ///
     /// # Errors
-    /// None today; the `Result` leaves room for fatal socket errors.
+    /// [`Error::Io`] when a multicast socket cannot be registered with the runtime.
     pub async fn serve(self) -> Result<()> {
         let Self {
             socket,
+            multicast,
             endpoint,
             tx,
             rx,
         } = self;
         // The server keeps one sender so that it serves even without handles.
         let _keep = tx;
-        drive(socket, endpoint, rx).await
+        let multicast = multicast
+            .into_iter()
+            .map(UdpSocket::from_std)
+            .collect::<std::io::Result<Vec<_>>>()
+            .map_err(|e| io_err(&e))?;
+        drive(socket, multicast, endpoint, rx).await
     }
 }
 
@@ -375,7 +504,17 @@ impl ClientDriver {
     /// # Errors
     /// None today; the `Result` leaves room for fatal socket errors.
     pub async fn run(self) -> Result<()> {
-        drive(self.socket, self.endpoint, self.rx).await
+        drive(self.socket, Vec::new(), self.endpoint, self.rx).await
+    }
+
+    /// Sets the interface multicast requests ([`Client::multicast_request`]) leave from
+    /// (IP_MULTICAST_IF, e.g. `127.0.0.1` for loopback) and enables multicast loopback so
+    /// that group members on this host receive them.
+    ///
+    /// # Errors
+    /// [`Error::Io`] from the socket.
+    pub fn set_multicast_interface_v4(&self, interface: Ipv4Addr) -> Result<()> {
+        set_multicast_interface_v4(&self.socket, interface)
     }
 }
 
@@ -483,6 +622,32 @@ impl Client {
     pub async fn delete(&self, peer: SocketAddr, path: &str) -> Result<Message> {
         self.request(peer, Message::request(Code::DELETE, path), true)
             .await
+    }
+
+    /// Sends `message` as a NON request to the multicast address `group` (RFC 7252 §8.1)
+    /// and returns every response that arrived within `collect_for`, each with the
+    /// unicast address of the server that sent it (possibly none). On loopback, call
+    /// [`ClientDriver::set_multicast_interface_v4`] first.
+    ///
+    /// # Errors
+    /// As [`crate::Endpoint::multicast_request`]; [`Error::Shutdown`].
+    pub async fn multicast_request(
+        &self,
+        group: SocketAddr,
+        message: Message,
+        collect_for: core::time::Duration,
+    ) -> Result<Vec<GroupResponse>> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Multicast {
+                group,
+                message,
+                collect_for,
+                reply,
+            })
+            .await
+            .map_err(|_| Error::Shutdown)?;
+        rx.await.map_err(|_| Error::Shutdown)?
     }
 
     /// Observes `path` (RFC 7641). The first update is the registration's response.

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use super::dedup::{Check, Limits};
+use super::dedup::Check;
 use super::{Block, Endpoint, Event, Owner, RequestHandle};
 use crate::config::later;
 use crate::consts::option;
@@ -58,9 +58,25 @@ pub(crate) struct ClientExchange {
     rx: Option<Rx>,
     observe: Option<ObserveState>,
     notif_seq: Option<u32>,
+    /// Since when the next message waits for a free Message ID (RFC 7252 §4.4).
+    mid_blocked_since: Option<Instant>,
+    /// When a Message ID towards the peer is expected to free up.
+    mid_retry_at: Option<Instant>,
 }
 
 impl ClientExchange {
+    /// The earliest instant at which a timer of this exchange fires.
+    pub(crate) fn next_timeout(&self, mid_wait: Option<core::time::Duration>) -> Option<Instant> {
+        let give_up = match (self.mid_blocked_since, mid_wait) {
+            (Some(since), Some(w)) => Some(later(since, w)),
+            _ => None,
+        };
+        [self.deadline, self.mid_retry_at, give_up]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
     fn outstanding(&self) -> bool {
         matches!(
             self.state,
@@ -85,7 +101,12 @@ impl<S: SecurityLayer> Endpoint<S> {
     /// # Errors
     /// [`Error::Misuse`] for a code that is not a request method,
     /// [`Error::BodyTooLarge`] for a payload above `max_body_size`,
-    /// [`Error::LimitReached`] when `max_client_exchanges` are in use.
+    /// [`Error::LimitReached`] when `max_client_exchanges` are in use,
+    /// [`Error::MessageIdsExhausted`] when every Message ID towards `peer` is still in
+    /// its lifetime and `Config::message_id_wait` is zero. With a non-zero wait such a
+    /// request is queued until an ID frees up (RFC 7252 §4.4: IDs are never reused early);
+    /// if that takes longer than the wait, it fails with [`Event::Failed`]
+    /// ([`Error::MessageIdsExhausted`]).
     pub fn request(
         &mut self,
         now: Instant,
@@ -132,8 +153,14 @@ impl<S: SecurityLayer> Endpoint<S> {
                 limit: self.config.max_body_size,
             });
         }
-        if self.exchanges.len() >= self.config.max_client_exchanges {
+        if self.exchanges.len() + self.groups.len() >= self.config.max_client_exchanges {
             return Err(Error::LimitReached(Limit::ClientExchanges));
+        }
+        if self.config.message_id_wait == Some(core::time::Duration::ZERO)
+            && self.mids.check(now, peer, self.config.max_peers).is_err()
+        {
+            self.stats.message_ids_exhausted += 1;
+            return Err(Error::MessageIdsExhausted);
         }
         let h = self.next_id();
         let obs_token = observe.then(|| self.unique_token(peer));
@@ -151,6 +178,8 @@ impl<S: SecurityLayer> Endpoint<S> {
             rx: None,
             observe: observe.then(ObserveState::default),
             notif_seq: None,
+            mid_blocked_since: None,
+            mid_retry_at: None,
         };
         if let Some(t) = obs_token {
             self.tokens.insert((peer, t), h);
@@ -190,6 +219,9 @@ impl<S: SecurityLayer> Endpoint<S> {
     /// Drops all state of a request or observation without telling the peer; later
     /// notifications are answered with RST (RFC 7641 §3.6). Returns whether it existed.
     pub fn forget(&mut self, handle: RequestHandle) -> bool {
+        if self.forget_group(handle.0) {
+            return true;
+        }
         let Some(ex) = self.exchanges.remove(&handle.0) else {
             return false;
         };
@@ -200,6 +232,18 @@ impl<S: SecurityLayer> Endpoint<S> {
         self.retrans
             .retain(|_, r| r.owner != Owner::Client(handle.0));
         true
+    }
+
+    /// Marks the queued exchanges of `peer` as waiting for a Message ID until `retry_at`.
+    fn block_on_mids(&mut self, now: Instant, peer: SocketAddr, retry_at: Option<Instant>) {
+        // Without a known instant, look again after one allocator granularity.
+        let retry_at = retry_at.unwrap_or_else(|| later(now, self.config.mid_granularity()));
+        for ex in self.exchanges.values_mut() {
+            if ex.peer == peer && ex.state == State::Queued {
+                ex.mid_blocked_since.get_or_insert(now);
+                ex.mid_retry_at = Some(retry_at.max(now));
+            }
+        }
     }
 
     fn unique_token(&mut self, peer: SocketAddr) -> Vec<u8> {
@@ -229,16 +273,24 @@ impl<S: SecurityLayer> Endpoint<S> {
                 .map(|(h, _)| *h)
                 .min();
             let Some(h) = next else { return };
-            self.send_step(now, h);
+            if let Err(no) = self.mids.check(now, peer, self.config.max_peers) {
+                self.stats.message_ids_exhausted += 1;
+                self.block_on_mids(now, peer, no.retry_at());
+                return;
+            }
+            if !self.send_step(now, h) {
+                return;
+            }
         }
     }
 
     /// Sends the next message of exchange `h`: the request, its next Block1 block, or
-    /// the next Block2 request.
-    fn send_step(&mut self, now: Instant, h: u64) {
+    /// the next Block2 request. Returns false when nothing was sent: the exchange failed,
+    /// or it waits (queued) for a free Message ID.
+    fn send_step(&mut self, now: Instant, h: u64) -> bool {
         let block_size = |szx: u8| 1usize << (u32::from(szx) + 4);
         let Some(ex) = self.exchanges.get(&h) else {
-            return;
+            return false;
         };
         let mut msg = ex.request.clone();
         msg.payload.clear();
@@ -287,11 +339,26 @@ impl<S: SecurityLayer> Endpoint<S> {
         }
         let peer = ex.peer;
         let confirmable = ex.confirmable;
-        let token = match (&ex.obs_token, follow_up) {
-            (Some(t), false) => t.clone(),
-            _ => self.unique_token(peer),
+        let reuse_obs_token = match (&ex.obs_token, follow_up) {
+            (Some(t), false) => Some(t.clone()),
+            _ => None,
         };
-        let mid = self.next_mid();
+        let mid = match self.alloc_mid(now, peer, confirmable) {
+            Ok(m) => m,
+            Err(no) => {
+                // RFC 7252 §4.4: never reuse an ID early; wait (queued) for one to free up.
+                if let Some(ex) = self.exchanges.get_mut(&h) {
+                    ex.state = State::Queued;
+                    ex.deadline = None;
+                }
+                self.block_on_mids(now, peer, no.retry_at());
+                return false;
+            }
+        };
+        let token = match reuse_obs_token {
+            Some(t) => t,
+            None => self.unique_token(peer),
+        };
         let frame = Frame {
             mtype: if confirmable {
                 MessageType::Confirmable
@@ -304,12 +371,17 @@ impl<S: SecurityLayer> Endpoint<S> {
         };
         let bytes = match frame.encode(self.config.max_message_size) {
             Ok(b) => b,
-            Err(e) => return self.fail(now, h, e),
+            Err(e) => {
+                self.fail(now, h, e);
+                return false;
+            }
         };
         let non_wait = self.config.transmission.max_transmit_wait();
         let Some(ex) = self.exchanges.get_mut(&h) else {
-            return;
+            return false;
         };
+        ex.mid_blocked_since = None;
+        ex.mid_retry_at = None;
         if ex.obs_token.as_ref() != Some(&ex.cur_token) {
             self.tokens.remove(&(peer, ex.cur_token.clone()));
         }
@@ -325,6 +397,7 @@ impl<S: SecurityLayer> Endpoint<S> {
             ex.deadline = Some(later(now, non_wait));
             self.send(peer, bytes);
         }
+        true
     }
 
     pub(super) fn on_empty_ack(&mut self, now: Instant, h: u64) {
@@ -350,17 +423,12 @@ impl<S: SecurityLayer> Endpoint<S> {
         } else {
             p.non_lifetime()
         };
-        let limits = Limits {
-            max_peers: self.config.max_peers,
-            per_peer: self.config.max_dedup_per_peer,
-            total: self.config.max_dedup_total,
-            evict_after: p.max_transmit_wait(),
-        };
+        let limits = self.dedup_limits();
         match self
             .dedup
             .check(now, (from, frame.mid), confirmable, lifetime, &limits)
         {
-            Check::New | Check::Full => {}
+            Check::New | Check::Full(_) => {}
             Check::Duplicate(cached) => {
                 self.stats.duplicates += 1;
                 if let (true, Some(bytes)) = (confirmable, cached) {
@@ -372,6 +440,16 @@ impl<S: SecurityLayer> Endpoint<S> {
                 self.stats.dropped_at_limit += 1;
                 return;
             }
+        }
+        if !self.tokens.contains_key(&(from, frame.token.clone()))
+            && let Some(g) = self.group_tokens.get(&frame.token).copied()
+        {
+            if confirmable {
+                let ack = self.send_empty(from, MessageType::Acknowledgement, frame.mid);
+                self.dedup.set_reply((from, frame.mid), ack);
+            }
+            self.on_group_response(g, from, frame.msg);
+            return;
         }
         let Some(h) = self.tokens.get(&(from, frame.token.clone())).copied() else {
             // Unknown token: reject (RFC 7252 §4.2/§4.3, RFC 7641 §3.6).
@@ -442,7 +520,7 @@ impl<S: SecurityLayer> Endpoint<S> {
             }
             ex.b1_szx = szx;
             ex.b1_num = u32::try_from(acked_end / block_size(szx)).unwrap_or(u32::MAX);
-            self.send_step(now, h);
+            let _ = self.send_step(now, h);
             return self.dispatch(now, peer);
         }
         // Block2 (RFC 7959 §2.4).
@@ -488,7 +566,7 @@ impl<S: SecurityLayer> Endpoint<S> {
                     rx.next_num =
                         u32::try_from(rx.body.len() / block_size(rx.szx)).unwrap_or(u32::MAX);
                     ex.rx = Some(rx);
-                    self.send_step(now, h);
+                    let _ = self.send_step(now, h);
                     return self.dispatch(now, peer);
                 }
                 msg.payload = rx.body;
@@ -566,7 +644,7 @@ impl<S: SecurityLayer> Endpoint<S> {
                 szx,
                 next_num,
             });
-            self.send_step(now, h);
+            let _ = self.send_step(now, h);
             return;
         }
         self.events.push_back(Event::Notification {
@@ -598,6 +676,35 @@ impl<S: SecurityLayer> Endpoint<S> {
             .collect();
         for h in expired {
             self.fail(now, h, Error::Timeout);
+        }
+        // Waiting for a Message ID: give up after `message_id_wait`, retry when due.
+        let wait = self.config.message_id_wait;
+        let gave_up: Vec<u64> = self
+            .exchanges
+            .iter()
+            .filter(|(_, ex)| {
+                matches!((ex.mid_blocked_since, wait), (Some(since), Some(w)) if later(since, w) <= now)
+            })
+            .map(|(h, _)| *h)
+            .collect();
+        for h in gave_up {
+            self.fail(now, h, Error::MessageIdsExhausted);
+        }
+        let mut retry: Vec<SocketAddr> = self
+            .exchanges
+            .values()
+            .filter(|ex| ex.mid_retry_at.is_some_and(|t| t <= now))
+            .map(|ex| ex.peer)
+            .collect();
+        retry.sort_unstable();
+        retry.dedup();
+        for ex in self.exchanges.values_mut() {
+            if ex.mid_retry_at.is_some_and(|t| t <= now) {
+                ex.mid_retry_at = None;
+            }
+        }
+        for peer in retry {
+            self.dispatch(now, peer);
         }
     }
 }

@@ -23,6 +23,8 @@
 
 mod client;
 mod dedup;
+mod group;
+mod mid;
 mod server;
 #[cfg(test)]
 mod tests;
@@ -41,6 +43,7 @@ use crate::router::Router;
 use crate::security::{PlainCoap, SecurityLayer};
 
 pub(crate) use client::ClientExchange;
+use group::GroupExchange;
 use server::{Assembly, CachedResponse, Deferred, ObsKey, Observer};
 
 /// Identifies a client request issued with [`Endpoint::request`] or [`Endpoint::observe`].
@@ -89,6 +92,24 @@ pub enum Event {
         /// Why.
         error: Error,
     },
+    /// One response to a multicast request ([`Endpoint::multicast_request`]), from one
+    /// member of the group (RFC 7252 §8.2: matched by token, from any unicast source).
+    GroupResponse {
+        /// The multicast request.
+        handle: RequestHandle,
+        /// The unicast address of the responding server.
+        from: SocketAddr,
+        /// The response.
+        response: Message,
+    },
+    /// The collection period of a multicast request is over; later responses are
+    /// rejected as unknown.
+    GroupDone {
+        /// The multicast request.
+        handle: RequestHandle,
+        /// How many [`Event::GroupResponse`]s it produced.
+        responses: usize,
+    },
 }
 
 /// Counters, for tests, logs and metrics.
@@ -111,6 +132,11 @@ pub struct Stats {
     pub requests_handled: u64,
     /// Stale or reordered notifications dropped by the client (RFC 7641 §3.4).
     pub stale_notifications: u64,
+    /// Times a message could not be sent because every Message ID towards its peer was
+    /// still within its lifetime (client requests wait; server responses are dropped).
+    pub message_ids_exhausted: u64,
+    /// Responses to multicast requests suppressed (4.xx/5.xx or No-Response).
+    pub multicast_suppressed: u64,
 }
 
 /// Current sizes of the bounded tables (see [`Config`] for the bounds).
@@ -135,6 +161,12 @@ pub struct Usage {
     pub block2_cached: usize,
     /// Deferred requests awaiting [`Endpoint::respond`].
     pub deferred: usize,
+    /// Peers with Message ID allocation state (IDs used within their lifetime).
+    pub message_id_peers: usize,
+    /// Responses to multicast requests waiting for their leisure instant.
+    pub multicast_pending: usize,
+    /// Multicast requests collecting responses.
+    pub group_requests: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,13 +192,15 @@ pub struct Endpoint<S: SecurityLayer = PlainCoap> {
     rng: StdRng,
     router: Router,
     security: S,
-    next_mid: u16,
+    mids: mid::MidAllocator,
     next_id: u64,
     observe_seq: u32,
     out: VecDeque<(SocketAddr, Vec<u8>)>,
     events: VecDeque<Event>,
     dedup: dedup::Dedup,
     retrans: HashMap<(SocketAddr, u16), Retransmission>,
+    /// Responses to multicast requests waiting for their leisure instant.
+    delayed: Vec<(Instant, SocketAddr, Vec<u8>)>,
     // server side
     deferred: HashMap<u64, Deferred<S::Context>>,
     observers: HashMap<ObsKey, Observer<S::Context>>,
@@ -175,6 +209,8 @@ pub struct Endpoint<S: SecurityLayer = PlainCoap> {
     // client side
     exchanges: HashMap<u64, ClientExchange>,
     tokens: HashMap<(SocketAddr, Vec<u8>), u64>,
+    groups: HashMap<u64, GroupExchange>,
+    group_tokens: HashMap<Vec<u8>, u64>,
     stats: Stats,
 }
 
@@ -202,26 +238,28 @@ impl<S: SecurityLayer> Endpoint<S> {
     #[must_use]
     pub fn with_security(config: Config, router: Router, security: S, rng_seed: [u8; 32]) -> Self {
         let mut rng = StdRng::from_seed(rng_seed);
-        let next_mid = rng.next_u32() as u16;
         let observe_seq = rng.next_u32() & 0xFFFF;
         Self {
             config,
             rng,
             router,
             security,
-            next_mid,
+            mids: mid::MidAllocator::default(),
             next_id: 1,
             observe_seq,
             out: VecDeque::new(),
             events: VecDeque::new(),
             dedup: dedup::Dedup::default(),
             retrans: HashMap::new(),
+            delayed: Vec::new(),
             deferred: HashMap::new(),
             observers: HashMap::new(),
             block1: HashMap::new(),
             block2_cache: VecDeque::new(),
             exchanges: HashMap::new(),
             tokens: HashMap::new(),
+            groups: HashMap::new(),
+            group_tokens: HashMap::new(),
             stats: Stats::default(),
         }
     }
@@ -257,13 +295,57 @@ impl<S: SecurityLayer> Endpoint<S> {
             block1_assemblies: self.block1.len(),
             block2_cached: self.block2_cache.len(),
             deferred: self.deferred.len(),
+            message_id_peers: self.mids.peers(),
+            multicast_pending: self.delayed.len(),
+            group_requests: self.groups.len(),
         }
     }
 
-    fn next_mid(&mut self) -> u16 {
-        let m = self.next_mid;
-        self.next_mid = self.next_mid.wrapping_add(1);
-        m
+    /// Message IDs towards `peer` still within their lifetime (RFC 7252 §4.4); at 65,536
+    /// no further message can be sent to `peer` until the oldest ones expire.
+    #[must_use]
+    pub fn message_ids_in_use(&self, peer: SocketAddr) -> u32 {
+        self.mids.in_use(peer)
+    }
+
+    /// A fresh Message ID for a message to `peer` that must not be reused for
+    /// EXCHANGE_LIFETIME (`confirmable`) or NON_LIFETIME (RFC 7252 §4.4).
+    fn alloc_mid(
+        &mut self,
+        now: Instant,
+        peer: SocketAddr,
+        confirmable: bool,
+    ) -> core::result::Result<u16, mid::NoMid> {
+        let p = &self.config.transmission;
+        let lifetime = if confirmable {
+            p.exchange_lifetime()
+        } else {
+            p.non_lifetime()
+        };
+        let granularity = self.config.mid_granularity();
+        let rng = &mut self.rng;
+        let r = self.mids.allocate(
+            now,
+            peer,
+            lifetime,
+            granularity,
+            self.config.max_peers,
+            || rng.next_u32() as u16,
+        );
+        if r.is_err() {
+            self.stats.message_ids_exhausted += 1;
+        }
+        r
+    }
+
+    fn dedup_limits(&self) -> dedup::Limits {
+        dedup::Limits {
+            max_peers: self.config.max_peers,
+            per_peer: self.config.max_dedup_per_peer,
+            total: self.config.max_dedup_total,
+            reply_bytes: self.config.max_dedup_reply_bytes,
+            reply_lifetime: self.config.reply_lifetime(),
+        }
     }
 
     fn next_id(&mut self) -> u64 {
@@ -326,13 +408,40 @@ impl<S: SecurityLayer> Endpoint<S> {
     /// already done what RFC 7252 §4.2/§4.3 ask (RST for a CON, otherwise ignore). The
     /// error is informational: the endpoint stays usable.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) -> Result<()> {
+        self.receive(now, from, data, false)
+    }
+
+    /// Feeds one datagram that was sent to a multicast group this endpoint's socket
+    /// joined (RFC 7252 §8). Only NON requests are processed; they are answered with a NON
+    /// response at a random instant within `Config::multicast.leisure`, error responses
+    /// suppressed unless configured (or asked for by a No-Response option, RFC 7967).
+    /// Nothing else is ever answered — in particular never with RST (§8.2).
+    ///
+    /// # Errors
+    /// [`Error::Malformed`] when the datagram is not a valid CoAP message (ignored).
+    pub fn handle_multicast_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        data: &[u8],
+    ) -> Result<()> {
+        self.receive(now, from, data, true)
+    }
+
+    fn receive(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        data: &[u8],
+        multicast: bool,
+    ) -> Result<()> {
         self.stats.datagrams_received += 1;
         let header = match RawHeader::parse(data) {
             Ok(h) => h,
             Err(kind) => return self.malformed(kind),
         };
         let reject = |this: &mut Self, kind| {
-            if header.mtype == MessageType::Confirmable {
+            if header.mtype == MessageType::Confirmable && !multicast {
                 this.send_empty(from, MessageType::Reset, header.mid);
             }
             this.malformed(kind)
@@ -342,6 +451,15 @@ impl<S: SecurityLayer> Endpoint<S> {
             Err(kind) => return reject(self, kind),
         };
         let code = frame.msg.code;
+        if multicast {
+            if frame.mtype == MessageType::NonConfirmable && code.is_request() {
+                self.on_request(now, from, frame, true);
+            } else {
+                // RFC 7252 §8.1: multicast requests are NON; anything else is ignored.
+                tracing::debug!(mtype = ?frame.mtype, "ignoring non-NON-request via multicast");
+            }
+            return Ok(());
+        }
         if code.is_empty() {
             if !frame.token.is_empty()
                 || !frame.msg.options.is_empty()
@@ -362,7 +480,7 @@ impl<S: SecurityLayer> Endpoint<S> {
         }
         match frame.mtype {
             MessageType::Confirmable | MessageType::NonConfirmable if code.is_request() => {
-                self.on_request(now, from, frame);
+                self.on_request(now, from, frame, false);
                 Ok(())
             }
             MessageType::Acknowledgement if code.is_response() => {
@@ -456,6 +574,8 @@ impl<S: SecurityLayer> Endpoint<S> {
     /// Processes timers whose instant has come. Spurious calls are harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.dedup.expire(now);
+        self.mids.expire(now);
+        self.release_delayed(now);
         let due: Vec<(SocketAddr, u16)> = self
             .retrans
             .iter()
@@ -486,6 +606,7 @@ impl<S: SecurityLayer> Endpoint<S> {
             }
         }
         self.client_timeouts(now);
+        self.group_timeouts(now);
         self.server_timeouts(now);
     }
 
@@ -493,10 +614,18 @@ impl<S: SecurityLayer> Endpoint<S> {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let retrans = self.retrans.values().map(|r| r.next_at).min();
-        let client = self.exchanges.values().filter_map(|ex| ex.deadline).min();
+        let client = self
+            .exchanges
+            .values()
+            .filter_map(|ex| ex.next_timeout(self.config.message_id_wait))
+            .min();
+        let delayed = self.delayed.iter().map(|d| d.0).min();
+        let groups = self.groups.values().map(|g| g.deadline).min();
         [
             retrans,
             client,
+            delayed,
+            groups,
             self.dedup.next_expiry(),
             self.server_next_timeout(),
         ]

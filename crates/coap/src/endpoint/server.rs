@@ -5,7 +5,9 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use super::dedup::{Check, Limits};
+use rand::Rng as _;
+
+use super::dedup::Check;
 use super::{Block, Endpoint, Owner, fnv1a};
 use crate::config::later;
 use crate::consts::{OBSERVE_SEQUENCE_MODULUS, option};
@@ -45,6 +47,11 @@ pub(crate) struct ReplyTo {
     confirmable: bool,
     /// An empty ACK was sent already: the response goes as a separate message.
     separate: bool,
+    /// The request arrived via multicast (RFC 7252 §8.2): NON response after a random
+    /// leisure, error responses suppressed unless configured.
+    multicast: bool,
+    /// The request's No-Response option (RFC 7967), if any.
+    no_response: Option<u32>,
 }
 
 #[derive(Debug)]
@@ -103,7 +110,13 @@ enum Block1Outcome {
 }
 
 impl<S: SecurityLayer> Endpoint<S> {
-    pub(super) fn on_request(&mut self, now: Instant, peer: SocketAddr, frame: Frame) {
+    pub(super) fn on_request(
+        &mut self,
+        now: Instant,
+        peer: SocketAddr,
+        frame: Frame,
+        multicast: bool,
+    ) {
         let confirmable = frame.mtype == MessageType::Confirmable;
         let p = &self.config.transmission;
         let lifetime = if confirmable {
@@ -111,18 +124,21 @@ impl<S: SecurityLayer> Endpoint<S> {
         } else {
             p.non_lifetime()
         };
-        let limits = Limits {
-            max_peers: self.config.max_peers,
-            per_peer: self.config.max_dedup_per_peer,
-            total: self.config.max_dedup_total,
-            evict_after: p.max_transmit_wait(),
-        };
+        let limits = self.dedup_limits();
+        let no_response = frame
+            .msg
+            .options
+            .get_uint(option::NO_RESPONSE)
+            .ok()
+            .flatten();
         let reply = ReplyTo {
             peer,
             mid: frame.mid,
             token: frame.token,
             confirmable,
             separate: false,
+            multicast,
+            no_response,
         };
         match self
             .dedup
@@ -140,15 +156,12 @@ impl<S: SecurityLayer> Endpoint<S> {
                 self.stats.dropped_at_limit += 1;
                 return;
             }
-            Check::Full => {
+            Check::Full(at) => {
                 // Cannot remember this message ID, so cannot process it exactly once:
-                // 5.03 with Max-Age until the peer's oldest entry expires.
+                // 5.03 with Max-Age until there is room again.
                 self.stats.dropped_at_limit += 1;
                 if confirmable {
-                    let wait = self
-                        .dedup
-                        .oldest_for(peer)
-                        .map_or(1, |t| t.saturating_duration_since(now).as_secs().max(1));
+                    let wait = at.saturating_duration_since(now).as_secs().max(1);
                     let mut m = Message::new(Code::SERVICE_UNAVAILABLE);
                     m.options
                         .set_uint(option::MAX_AGE, u32::try_from(wait).unwrap_or(u32::MAX));
@@ -356,12 +369,28 @@ impl<S: SecurityLayer> Endpoint<S> {
     /// Encodes and sends a (protected) response: piggybacked on the ACK for a CON
     /// request, as NON for a NON request, or as a separate CON after an empty ACK.
     fn transmit_response(&mut self, now: Instant, reply: &ReplyTo, response: Message) {
+        if reply.multicast && self.suppress_multicast_response(reply, &response) {
+            self.stats.multicast_suppressed += 1;
+            return;
+        }
+        if reply.multicast && self.delayed.len() >= self.config.multicast.max_pending {
+            self.stats.dropped_at_limit += 1;
+            return;
+        }
         let (mtype, mid) = if reply.separate {
-            (MessageType::Confirmable, self.next_mid())
+            let Ok(mid) = self.alloc_mid(now, reply.peer, true) else {
+                tracing::debug!(peer = %reply.peer, "no Message ID free; separate response dropped");
+                return;
+            };
+            (MessageType::Confirmable, mid)
         } else if reply.confirmable {
             (MessageType::Acknowledgement, reply.mid)
         } else {
-            (MessageType::NonConfirmable, self.next_mid())
+            let Ok(mid) = self.alloc_mid(now, reply.peer, false) else {
+                tracing::debug!(peer = %reply.peer, "no Message ID free; NON response dropped");
+                return;
+            };
+            (MessageType::NonConfirmable, mid)
         };
         let mut frame = Frame {
             mtype,
@@ -382,11 +411,54 @@ impl<S: SecurityLayer> Endpoint<S> {
         };
         if reply.separate {
             self.send_con(reply.peer, mid, bytes, Owner::Separate, now);
+        } else if reply.multicast {
+            // RFC 7252 §8.2: answer at a random instant within the leisure period.
+            let leisure = self.config.multicast.leisure;
+            let nanos = u64::try_from(leisure.as_nanos()).unwrap_or(u64::MAX);
+            let delay = if nanos == 0 {
+                0
+            } else {
+                self.rng.next_u64() % nanos
+            };
+            let at = later(now, core::time::Duration::from_nanos(delay));
+            self.delayed.push((at, reply.peer, bytes));
         } else {
             if reply.confirmable {
                 self.dedup.set_reply((reply.peer, reply.mid), bytes.clone());
             }
             self.send(reply.peer, bytes);
+        }
+    }
+
+    /// RFC 7967 / RFC 7252 §8.2: does this response to a multicast request stay unsent?
+    fn suppress_multicast_response(&self, reply: &ReplyTo, response: &Message) -> bool {
+        let class = response.code.0 >> 5;
+        match reply.no_response {
+            // No-Response bits: 2 = 2.xx, 8 = 4.xx, 16 = 5.xx (RFC 7967 §2.1).
+            Some(mask) => match class {
+                2 => mask & 2 != 0,
+                4 => mask & 8 != 0,
+                5 => mask & 16 != 0,
+                _ => false,
+            },
+            None => matches!(class, 4 | 5) && !self.config.multicast.error_responses,
+        }
+    }
+
+    /// Moves responses to multicast requests whose leisure instant has come to the output.
+    pub(super) fn release_delayed(&mut self, now: Instant) {
+        let mut due = Vec::new();
+        self.delayed.retain(|d| {
+            if d.0 <= now {
+                due.push((d.0, d.1, d.2.clone()));
+                false
+            } else {
+                true
+            }
+        });
+        due.sort_by_key(|d| d.0);
+        for (_, to, bytes) in due {
+            self.send(to, bytes);
         }
     }
 
@@ -604,17 +676,23 @@ impl<S: SecurityLayer> Endpoint<S> {
         // A large notification carries the first block; the client fetches the rest
         // with plain GETs (RFC 7959 §3.4), served from the block2 cache.
         let response = self.slice_block2(now, &reqkey, response, None, szx);
-        let mid = self.next_mid();
         let interval = self.config.notification_con_interval;
+        let con = ended
+            || self.observers.get(key).is_some_and(|o| {
+                o.pending_con.is_some() || now.saturating_duration_since(o.last_con) >= interval
+            });
+        let Ok(mid) = self.alloc_mid(now, key.0, con) else {
+            // RFC 7252 §4.4: no ID may be reused yet; this state change is skipped (a later
+            // notification carries a newer one, RFC 7641 §4.5).
+            tracing::debug!(peer = %key.0, "no Message ID free; notification dropped");
+            return;
+        };
         let Some(o) = self.observers.get_mut(key) else {
             return;
         };
         let protected = match self.security.protect(key.0, response, &mut o.context) {
             Ok(m) | Err(m) => m,
         };
-        let con = ended
-            || o.pending_con.is_some()
-            || now.saturating_duration_since(o.last_con) >= interval;
         let old_pending = o.pending_con;
         o.recent_mids.push_back(mid);
         while o.recent_mids.len() > 8 {

@@ -174,7 +174,9 @@ fn handle_of(e: &Event) -> RequestHandle {
     match e {
         Event::Response { handle, .. }
         | Event::Notification { handle, .. }
-        | Event::Failed { handle, .. } => *handle,
+        | Event::Failed { handle, .. }
+        | Event::GroupResponse { handle, .. }
+        | Event::GroupDone { handle, .. } => *handle,
     }
 }
 
@@ -1614,4 +1616,483 @@ proptest! {
             while e.poll_transmit(now, &mut buf).is_some() {}
         }
     }
+}
+
+// ---------------------------------------------------------------- message ID reuse (RFC 7252 §4.4)
+
+/// Sends 65,536 CON requests from `c` to `peer` at ~30 000/s of virtual time from `t0`,
+/// answering each with a piggybacked response; returns the first message ID used.
+fn use_every_message_id(c: &mut Endpoint, peer: SocketAddr, t0: Instant) -> u16 {
+    let mut buf = Vec::new();
+    let mut seen = vec![false; 65_536];
+    let mut first = None;
+    for i in 0..65_536u64 {
+        let now = t0 + Duration::from_micros(i * 33);
+        let h = c.request(now, peer, get("/x"), true).unwrap();
+        let _ = c.poll_transmit(now, &mut buf).expect("an ID is free");
+        let f = Frame::decode(&buf).unwrap();
+        assert!(
+            !std::mem::replace(&mut seen[usize::from(f.mid)], true),
+            "message ID {} reused within EXCHANGE_LIFETIME",
+            f.mid
+        );
+        first.get_or_insert(f.mid);
+        let ack = Frame {
+            mtype: MessageType::Acknowledgement,
+            mid: f.mid,
+            token: f.token,
+            msg: Message::response(Code::CONTENT, "x"),
+        };
+        c.handle_datagram(now, peer, &ack.encode(1152).unwrap())
+            .unwrap();
+        assert!(matches!(c.poll_event(), Some(Event::Response { handle, .. }) if handle == h));
+    }
+    assert_eq!(c.message_ids_in_use(peer), 65_536);
+    first.unwrap()
+}
+
+#[test]
+fn message_id_not_reused_request_waits_for_exchange_lifetime() {
+    let mut c = Endpoint::new(Config::default(), Router::new(), [3; 32]);
+    let t0 = Instant::now();
+    let first = use_every_message_id(&mut c, s_addr(), t0);
+    let t1 = t0 + Duration::from_millis(2200);
+    let mut buf = Vec::new();
+    // The 65,537th request is accepted but waits: nothing goes out.
+    let h = c.request(t1, s_addr(), get("/x"), true).unwrap();
+    assert!(c.poll_transmit(t1, &mut buf).is_none());
+    assert!(c.stats().message_ids_exhausted >= 1);
+    // Another peer has its own ID space.
+    let other: SocketAddr = "127.0.0.1:5684".parse().unwrap();
+    let h2 = c.request(t1, other, get("/x"), true).unwrap();
+    let t = c.poll_transmit(t1, &mut buf).unwrap();
+    assert_eq!(t.destination, other);
+    assert!(c.forget(h2));
+    // It wakes up when the first IDs' EXCHANGE_LIFETIME (247 s) is over, not before.
+    let wake = c.poll_timeout().unwrap();
+    let lifetime = Duration::from_secs(247);
+    assert!(wake >= t0 + lifetime, "{:?}", wake - t0);
+    assert!(
+        wake <= t0 + lifetime + Duration::from_secs(3),
+        "{:?}",
+        wake - t0
+    );
+    c.handle_timeout(wake - Duration::from_millis(1));
+    assert!(c.poll_transmit(wake, &mut buf).is_none());
+    c.handle_timeout(wake);
+    let t = c
+        .poll_transmit(wake, &mut buf)
+        .expect("sent once an ID is free");
+    assert_eq!(t.destination, s_addr());
+    let f = Frame::decode(&buf).unwrap();
+    assert_eq!(f.mid, first, "the oldest ID is the one reused");
+    assert_eq!(f.mtype, MessageType::Confirmable);
+    let ack = Frame {
+        mtype: MessageType::Acknowledgement,
+        mid: f.mid,
+        token: f.token,
+        msg: Message::response(Code::CONTENT, "late"),
+    };
+    c.handle_datagram(wake, s_addr(), &ack.encode(1152).unwrap())
+        .unwrap();
+    match c.poll_event() {
+        Some(Event::Response { handle, response }) => {
+            assert_eq!(handle, h);
+            assert_eq!(response.payload, b"late");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn message_id_wait_bound_gives_typed_error() {
+    // Zero wait: refused at once (back-pressure).
+    let cfg = Config {
+        message_id_wait: Some(Duration::ZERO),
+        ..Config::default()
+    };
+    let mut c = Endpoint::new(cfg, Router::new(), [4; 32]);
+    let t0 = Instant::now();
+    use_every_message_id(&mut c, s_addr(), t0);
+    let t1 = t0 + Duration::from_secs(3);
+    assert_eq!(
+        c.request(t1, s_addr(), get("/x"), true),
+        Err(Error::MessageIdsExhausted)
+    );
+    assert_eq!(c.usage().client_exchanges, 0);
+    assert_eq!(
+        Error::MessageIdsExhausted.to_code(),
+        Code::SERVICE_UNAVAILABLE
+    );
+
+    // Bounded wait: queued, then fails cleanly with the typed error.
+    let cfg = Config {
+        message_id_wait: Some(Duration::from_secs(10)),
+        ..Config::default()
+    };
+    let mut c = Endpoint::new(cfg, Router::new(), [5; 32]);
+    use_every_message_id(&mut c, s_addr(), t0);
+    let h = c.request(t1, s_addr(), get("/x"), false).unwrap();
+    let mut buf = Vec::new();
+    assert!(c.poll_transmit(t1, &mut buf).is_none());
+    assert_eq!(c.poll_timeout(), Some(t1 + Duration::from_secs(10)));
+    c.handle_timeout(t1 + Duration::from_secs(10));
+    assert!(
+        c.poll_transmit(t1, &mut buf).is_none(),
+        "nothing sent, no ID reused"
+    );
+    assert_eq!(
+        c.poll_event(),
+        Some(Event::Failed {
+            handle: h,
+            error: Error::MessageIdsExhausted
+        })
+    );
+    assert_eq!(c.usage().client_exchanges, 0);
+}
+
+// ---------------------------------------------------------------- dedup bounds
+
+#[test]
+fn one_peer_can_use_its_whole_message_id_space() {
+    let count = Arc::new(AtomicUsize::new(0));
+    let mut s = Endpoint::new(
+        Config::default(),
+        Router::new().mount("/x", counting(b"x", count.clone())),
+        [6; 32],
+    );
+    let t0 = Instant::now();
+    let mut buf = Vec::new();
+    let mut first_reply = Vec::new();
+    // every message ID within ~2.2 s: far above the old 1024-entry budget
+    for mid in 0..=u16::MAX {
+        let now = t0 + Duration::from_micros(u64::from(mid) * 33);
+        s.handle_datagram(now, c_addr(), &con(mid, get("/x")).encode(1152).unwrap())
+            .unwrap();
+        let _ = s.poll_transmit(now, &mut buf).unwrap();
+        let r = Frame::decode(&buf).unwrap();
+        assert_eq!(r.msg.code, Code::CONTENT, "mid {mid}");
+        if mid == 0 {
+            first_reply = buf.clone();
+        }
+    }
+    assert_eq!(count.load(Ordering::SeqCst), 65_536);
+    let u = s.usage();
+    assert_eq!(u.dedup_entries, 65_536);
+    assert_eq!(u.dedup_reply_bytes, 65_536 * first_reply.len());
+    let dup = con(0, get("/x")).encode(1152).unwrap();
+    // A retransmission while the ACK may have been lost: the same bytes again.
+    let t = t0 + Duration::from_secs(40);
+    s.handle_datagram(t, c_addr(), &dup).unwrap();
+    let _ = s.poll_transmit(t, &mut buf).unwrap();
+    assert_eq!(buf, first_reply);
+    // 145 s (MAX_TRANSMIT_SPAN + MAX_LATENCY) after the last request no retransmission can arrive: the
+    // reply is gone, the ID is kept, a duplicate is dropped silently.
+    let t = t0 + Duration::from_secs(148);
+    s.handle_timeout(t);
+    assert_eq!(s.usage().dedup_reply_bytes, 0);
+    assert_eq!(s.usage().dedup_entries, 65_536);
+    s.handle_datagram(t, c_addr(), &dup).unwrap();
+    assert!(s.poll_transmit(t, &mut buf).is_none());
+    assert_eq!(count.load(Ordering::SeqCst), 65_536, "exactly once");
+    assert_eq!(s.stats().duplicates, 2);
+    assert_eq!(s.stats().dropped_at_limit, 0);
+    // After EXCHANGE_LIFETIME the ID is new again.
+    let t = t0 + Duration::from_secs(250);
+    s.handle_timeout(t);
+    assert_eq!(s.usage().dedup_entries, 0);
+    s.handle_datagram(t, c_addr(), &dup).unwrap();
+    let _ = s.poll_transmit(t, &mut buf).unwrap();
+    assert_eq!(count.load(Ordering::SeqCst), 65_537);
+}
+
+#[test]
+fn dedup_total_and_reply_byte_bounds_answer_503() {
+    let count = Arc::new(AtomicUsize::new(0));
+    let cfg = Config {
+        max_dedup_total: 3,
+        ..Config::default()
+    };
+    let mut s = Endpoint::new(
+        cfg,
+        Router::new().mount("/x", counting(b"x", count.clone())),
+        [6; 32],
+    );
+    let t0 = Instant::now();
+    let mut buf = Vec::new();
+    for port in 1..=4u16 {
+        let from = SocketAddr::from(([127, 0, 0, 1], port));
+        s.handle_datagram(t0, from, &con(9, get("/x")).encode(1152).unwrap())
+            .unwrap();
+        let _ = s.poll_transmit(t0, &mut buf).unwrap();
+    }
+    let r = Frame::decode(&buf).unwrap();
+    assert_eq!(r.msg.code, Code::SERVICE_UNAVAILABLE, "total bound");
+    assert_eq!(r.msg.options.get_uint(option::MAX_AGE).unwrap(), Some(247));
+    assert_eq!(count.load(Ordering::SeqCst), 3);
+
+    // Reply bytes: once the budget is used, new CONs wait for the reply window (145 s).
+    let cfg = Config {
+        max_dedup_reply_bytes: 10,
+        ..Config::default()
+    };
+    let mut s = Endpoint::new(
+        cfg,
+        Router::new().mount("/x", counting(b"x", count.clone())),
+        [6; 32],
+    );
+    let mut codes = Vec::new();
+    for mid in 0..4u16 {
+        s.handle_datagram(t0, c_addr(), &con(mid, get("/x")).encode(1152).unwrap())
+            .unwrap();
+        let _ = s.poll_transmit(t0, &mut buf).unwrap();
+        let r = Frame::decode(&buf).unwrap();
+        codes.push(r.msg.code);
+        if r.msg.code == Code::SERVICE_UNAVAILABLE {
+            assert_eq!(r.msg.options.get_uint(option::MAX_AGE).unwrap(), Some(145));
+        }
+    }
+    assert_eq!(codes.iter().filter(|c| **c == Code::CONTENT).count(), 2);
+    assert_eq!(codes.last(), Some(&Code::SERVICE_UNAVAILABLE));
+    assert!(s.usage().dedup_reply_bytes <= 10 + 1152);
+    // NON requests need no reply cache and are still served.
+    let mut non = con(10, get("/x"));
+    non.mtype = MessageType::NonConfirmable;
+    s.handle_datagram(t0, c_addr(), &non.encode(1152).unwrap())
+        .unwrap();
+    let _ = s.poll_transmit(t0, &mut buf).unwrap();
+    assert_eq!(Frame::decode(&buf).unwrap().msg.code, Code::CONTENT);
+}
+
+// ---------------------------------------------------------------- group communication (RFC 7252 §8)
+
+fn group_addr() -> SocketAddr {
+    "224.0.1.187:5683".parse().unwrap()
+}
+
+fn mcast_server(leisure: Duration, seed: u8) -> Endpoint {
+    let cfg = Config {
+        multicast: crate::config::MulticastConfig {
+            leisure,
+            ..Default::default()
+        },
+        ..Config::default()
+    };
+    Endpoint::new(
+        cfg,
+        Router::new().mount(
+            "/who",
+            FnResource::new(move |_| Message::response(Code::CONTENT, vec![seed]).into()),
+        ),
+        [seed; 32],
+    )
+}
+
+fn non(mid: u16, msg: Message) -> Frame {
+    Frame {
+        mtype: MessageType::NonConfirmable,
+        mid,
+        token: vec![0xBB, mid as u8],
+        msg,
+    }
+}
+
+#[test]
+fn multicast_response_is_non_after_random_leisure() {
+    let leisure = Duration::from_secs(2);
+    let mut s = mcast_server(leisure, 1);
+    let t0 = Instant::now();
+    let mut buf = Vec::new();
+    let mut sent_at = Vec::new();
+    for port in 0..20u16 {
+        let from = SocketAddr::from(([127, 0, 0, 1], 30_000 + port));
+        s.handle_multicast_datagram(t0, from, &non(port, get("/who")).encode(1152).unwrap())
+            .unwrap();
+        assert!(s.poll_transmit(t0, &mut buf).is_none() || leisure.is_zero());
+    }
+    assert_eq!(s.usage().multicast_pending, 20);
+    let mut now = t0;
+    while let Some(at) = s.poll_timeout().filter(|t| *t <= t0 + leisure) {
+        assert!(at >= now);
+        now = at;
+        s.handle_timeout(now);
+        while let Some(t) = s.poll_transmit(now, &mut buf) {
+            let f = Frame::decode(&buf).unwrap();
+            assert_eq!(f.mtype, MessageType::NonConfirmable);
+            assert_eq!(f.msg.code, Code::CONTENT);
+            assert_eq!(f.token, vec![0xBB, (t.destination.port() - 30_000) as u8]);
+            sent_at.push(now - t0);
+        }
+    }
+    assert_eq!(sent_at.len(), 20, "every response within the leisure");
+    assert!(sent_at.iter().all(|d| *d < leisure));
+    let distinct: std::collections::BTreeSet<_> = sent_at.iter().collect();
+    assert!(distinct.len() > 10, "random instants: {sent_at:?}");
+    assert_eq!(s.usage().multicast_pending, 0);
+    // a duplicate of a multicast request is not answered twice
+    s.handle_multicast_datagram(
+        now,
+        SocketAddr::from(([127, 0, 0, 1], 30_000)),
+        &non(0, get("/who")).encode(1152).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(s.usage().multicast_pending, 0);
+    assert_eq!(s.stats().duplicates, 1);
+}
+
+#[test]
+fn multicast_errors_suppressed_and_never_reset() {
+    let mut s = mcast_server(Duration::ZERO, 1);
+    let t0 = Instant::now();
+    let mut buf = Vec::new();
+    let from = c_addr();
+    let mut feed = |s: &mut Endpoint, bytes: Vec<u8>| {
+        let _ = s.handle_multicast_datagram(t0, from, &bytes);
+        s.handle_timeout(t0);
+        s.poll_transmit(t0, &mut buf)
+            .map(|_| Frame::decode(&buf).unwrap())
+    };
+    // 4.04 / 4.05 suppressed by default
+    assert!(feed(&mut s, non(1, get("/missing")).encode(1152).unwrap()).is_none());
+    let post = Message::request(Code::POST, "/who");
+    assert!(feed(&mut s, non(2, post).encode(1152).unwrap()).is_none());
+    assert_eq!(s.stats().multicast_suppressed, 2);
+    // No-Response: 0 = "all responses wanted" (RFC 7967) brings the 4.04 back
+    let mut m = get("/missing");
+    m.options.set_uint(option::NO_RESPONSE, 0);
+    let r = feed(&mut s, non(3, m).encode(1152).unwrap()).expect("4.04 asked for");
+    assert_eq!(r.msg.code, Code::NOT_FOUND);
+    assert_eq!(r.mtype, MessageType::NonConfirmable);
+    // No-Response 2 suppresses the 2.05
+    let mut m = get("/who");
+    m.options.set_uint(option::NO_RESPONSE, 2);
+    assert!(feed(&mut s, non(4, m).encode(1152).unwrap()).is_none());
+    // never RST or ACK to multicast: CON request, CoAP ping, malformed CON, responses
+    assert!(feed(&mut s, con(5, get("/who")).encode(1152).unwrap()).is_none());
+    assert!(feed(&mut s, Frame::empty(MessageType::Confirmable, 6)).is_none());
+    assert!(feed(&mut s, vec![0x48, 0x01, 0x00, 0x07]).is_none());
+    let resp = Frame {
+        mtype: MessageType::NonConfirmable,
+        mid: 8,
+        token: vec![1],
+        msg: Message::new(Code::CONTENT),
+    };
+    assert!(feed(&mut s, resp.encode(1152).unwrap()).is_none());
+    assert_eq!(s.usage().multicast_pending, 0);
+    // the unicast path still sends errors
+    let r = server_answer(&mut s, &con(9, get("/missing"))).unwrap();
+    assert_eq!(r.msg.code, Code::NOT_FOUND);
+
+    // configured to send errors
+    let mut s = Endpoint::new(
+        Config {
+            multicast: crate::config::MulticastConfig {
+                leisure: Duration::ZERO,
+                error_responses: true,
+                ..Default::default()
+            },
+            ..Config::default()
+        },
+        Router::new(),
+        [2; 32],
+    );
+    let r = feed(&mut s, non(1, get("/missing")).encode(1152).unwrap()).unwrap();
+    assert_eq!(r.msg.code, Code::NOT_FOUND);
+}
+
+#[test]
+fn multicast_client_collects_responses_from_every_server() {
+    let mut c = Endpoint::new(Config::default(), Router::new(), [9; 32]);
+    let t0 = Instant::now();
+    let collect = Duration::from_secs(3);
+    assert_eq!(
+        c.multicast_request(t0, s_addr(), get("/who"), collect),
+        Err(Error::Misuse("not a multicast address"))
+    );
+    let h = c
+        .multicast_request(t0, group_addr(), get("/who"), collect)
+        .unwrap();
+    let mut buf = Vec::new();
+    let t = c.poll_transmit(t0, &mut buf).unwrap();
+    assert_eq!(t.destination, group_addr());
+    let req = buf.clone();
+    assert_eq!(
+        Frame::decode(&req).unwrap().mtype,
+        MessageType::NonConfirmable
+    );
+    // three servers receive it via multicast; a fourth answers with an error (suppressed)
+    let servers: Vec<SocketAddr> = (1..=4u16)
+        .map(|i| SocketAddr::from(([127, 0, 0, 1], 5700 + i)))
+        .collect();
+    let mut eps: Vec<Endpoint> = (1..=3u8)
+        .map(|i| mcast_server(Duration::from_secs(1), i))
+        .collect();
+    eps.push(Endpoint::new(
+        Config {
+            multicast: crate::config::MulticastConfig {
+                leisure: Duration::from_secs(1),
+                ..Default::default()
+            },
+            ..Config::default()
+        },
+        Router::new(),
+        [4; 32],
+    ));
+    let mut late = None;
+    for (ep, addr) in eps.iter_mut().zip(&servers) {
+        ep.handle_multicast_datagram(t0, c_addr(), &req).unwrap();
+        let leisure_end = t0 + Duration::from_secs(1);
+        if let Some(at) = ep.poll_timeout().filter(|t| *t <= leisure_end) {
+            ep.handle_timeout(at);
+            let _ = ep.poll_transmit(at, &mut buf).unwrap();
+            late.get_or_insert(buf.clone());
+            c.handle_datagram(at, *addr, &buf).unwrap();
+        }
+    }
+    let mut got = Vec::new();
+    while let Some(e) = c.poll_event() {
+        match e {
+            Event::GroupResponse {
+                handle,
+                from,
+                response,
+            } => {
+                assert_eq!(handle, h);
+                got.push((from, response.payload));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            (servers[0], vec![1]),
+            (servers[1], vec![2]),
+            (servers[2], vec![3])
+        ]
+    );
+    assert!(
+        c.poll_transmit(t0, &mut buf).is_none(),
+        "NON responses need no ACK"
+    );
+    assert_eq!(c.poll_timeout(), Some(t0 + collect));
+    c.handle_timeout(t0 + collect);
+    assert_eq!(
+        c.poll_event(),
+        Some(Event::GroupDone {
+            handle: h,
+            responses: 3
+        })
+    );
+    assert_eq!(c.usage().group_requests, 0);
+    // a response after the collection period is an unknown token: RST, no event
+    let mut late = Frame::decode(&late.unwrap()).unwrap();
+    late.mid = late.mid.wrapping_add(100);
+    let t = t0 + collect + Duration::from_secs(1);
+    c.handle_datagram(t, servers[3], &late.encode(1152).unwrap())
+        .unwrap();
+    assert!(c.poll_event().is_none());
+    let _ = c.poll_transmit(t, &mut buf).unwrap();
+    assert_eq!(Frame::decode(&buf).unwrap().mtype, MessageType::Reset);
 }
