@@ -189,6 +189,11 @@ const INTEROP_TESTS: &[InteropTest] = &[
         test: "interop_openssl",
         features: &[],
     },
+    InteropTest {
+        package: "revocation",
+        test: "interop_hashlib",
+        features: &[],
+    },
 ];
 
 /// One interop test target: `cargo test -p <package> --test <test> [--features ..] -- --ignored`.
