@@ -194,6 +194,16 @@ const INTEROP_TESTS: &[InteropTest] = &[
         test: "interop_hashlib",
         features: &[],
     },
+    InteropTest {
+        package: "mqtt-tls-profile",
+        test: "interop_pyopenssl",
+        features: &[],
+    },
+    InteropTest {
+        package: "mqtt-tls-profile",
+        test: "interop_mosquitto",
+        features: &[],
+    },
 ];
 
 /// One interop test target: `cargo test -p <package> --test <test> [--features ..] -- --ignored`.

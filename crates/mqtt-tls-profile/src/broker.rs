@@ -3,15 +3,16 @@
 //! One task per connection: TLS handshake, the exporter value
 //! (`export_keying_material(32, "EXPORTER-ACE-MQTT-Sign-Challenge", Some(&[]))`), the sans-IO
 //! [`ConnectionAuth`], then a small pub/sub core: `+`/`#`
-//! subscriptions, QoS 0 and 1, retained messages (dropped at min(token expiry, Message Expiry
+//! subscriptions, QoS 0, 1 and 2 (PUBREC/PUBREL/PUBCOMP both ways, duplicate QoS 2 PUBLISH
+//! not re-delivered, in-flight windows = Receive Maximum each way), retained messages (dropped at min(token expiry, Message Expiry
 //! Interval), MQ-121/MQ-T16), keep-alive, topic aliases from the client, session takeover
 //! (0x8E), Will on abnormal ends (also after token expiry, MQ-122), a bounded queue per client
 //! (overflow → DISCONNECT 0x97), token expiry (DISCONNECT 0x87) and graceful shutdown (0x8B).
-//! Not yet: QoS 2 (CONNACK Maximum QoS = 1), session continuation (MQ-T7), shared
-//! subscriptions (SUBACK 0x9E), Will Delay.
+//! Not yet: session continuation (MQ-T7; so no retransmission of in-flight messages),
+//! shared subscriptions (SUBACK 0x9E), Will Delay.
 //! The shell owns the clock ([`BrokerConfig::clock`]) and the RNG.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -46,7 +47,9 @@ pub struct BrokerConfig {
     pub max_packet_size: usize,
     /// Per-client outbound queue bound; overflow disconnects the client with 0x97.
     pub queue_len: usize,
-    /// Receive Maximum announced, and the outbound QoS 1 in-flight limit.
+    /// Receive Maximum announced (inbound QoS 2 exchanges not yet released by PUBREL; one more
+    /// → DISCONNECT 0x93), and the cap of the outbound QoS 1/2 window (which is also bounded
+    /// by the client's own Receive Maximum).
     pub max_inflight: u16,
     /// Topic Alias Maximum announced to clients.
     pub topic_alias_max: u16,
@@ -209,11 +212,19 @@ pub struct Broker {
 }
 
 impl Broker {
-    /// Binds the TCP listener.
+    /// Binds the TCP listener. The TLS configuration is made to require the TLS 1.2 Extended
+    /// Master Secret (`require_ems`, RFC 9431 §2.2.3) if it does not already.
     ///
     /// # Errors
     /// The bind error.
-    pub async fn bind(addr: SocketAddr, config: BrokerConfig) -> std::io::Result<Self> {
+    pub async fn bind(addr: SocketAddr, mut config: BrokerConfig) -> std::io::Result<Self> {
+        // RFC 9431 §2.2.3: TLS 1.2 implementations MUST use the Extended Master Secret
+        // (RFC 7627); a TLS 1.2 client without it fails the handshake. TLS 1.3 is unaffected.
+        if !config.tls.require_ems {
+            let mut tls = (*config.tls).clone();
+            tls.require_ems = true;
+            config.tls = Arc::new(tls);
+        }
         let listener = TcpListener::bind(addr).await?;
         let (shutdown, _) = watch::channel(false);
         Ok(Self {
@@ -330,8 +341,24 @@ struct Conn {
     version: u8,
     aliases: HashMap<u16, String>,
     next_pid: u16,
-    inflight: HashMap<u16, ()>,
+    /// Outbound QoS 1/2 messages not yet completed, by packet id.
+    inflight: HashMap<u16, Outbound>,
+    /// Outbound window: min(our `max_inflight`, the client's Receive Maximum).
+    send_window: usize,
     pending: VecDeque<Msg>,
+    /// Inbound QoS 2 packet ids received (PUBREC sent) and not yet released by PUBREL.
+    inbound_qos2: HashSet<u16>,
+}
+
+/// State of an outbound QoS 1/2 delivery: the acknowledgement awaited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outbound {
+    /// QoS 1 PUBLISH sent, PUBACK awaited.
+    Qos1,
+    /// QoS 2 PUBLISH sent, PUBREC awaited.
+    Qos2,
+    /// PUBREL sent, PUBCOMP awaited.
+    Released,
 }
 
 /// Why the main loop ended: whether the Will is published.
@@ -427,7 +454,6 @@ async fn connection(
         connack = connack
             .with_receive_maximum(shared.config.max_inflight)
             .with_topic_alias_maximum(shared.config.topic_alias_max)
-            .with_maximum_qos(1)
             .with_retain_available(true)
             .with_wildcard_subscription_available(true)
             .with_subscription_identifier_available(false)
@@ -439,6 +465,17 @@ async fn connection(
         .map_err(io_err)?;
 
     let keep_alive = session.connect.keep_alive;
+    // Maximum QoS is absent from CONNACK: QoS 2 is supported (MQTT v5 §3.2.2.3.4).
+    let client_receive_max = if version == protocol_level::V5 {
+        session
+            .connect
+            .properties
+            .get_receive_maximum()
+            .unwrap_or(u16::MAX)
+    } else {
+        u16::MAX
+    };
+    let send_window = usize::from(shared.config.max_inflight.min(client_receive_max).max(1));
     let mut conn = Conn {
         shared: shared.clone(),
         session,
@@ -448,7 +485,9 @@ async fn connection(
         aliases: HashMap::new(),
         next_pid: 0,
         inflight: HashMap::new(),
+        send_window,
         pending: VecDeque::new(),
+        inbound_qos2: HashSet::new(),
     };
     let ka = (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
     let mut last_rx = Instant::now();
@@ -523,7 +562,7 @@ async fn connection(
         let msg = Msg {
             topic: will.topic,
             payload: will.payload.into(),
-            qos: (will.qos as u8).min(1),
+            qos: will.qos as u8,
             retain: will.retain,
             properties: Properties::default(),
         };
@@ -562,7 +601,7 @@ impl Conn {
     /// Outbound PUBLISH: re-checks the subscriber's grant at delivery (MQ-092, MQ-110).
     async fn deliver(&mut self, m: Msg) -> Result<(), Error> {
         authz::check_delivery(&self.session.grant, &m.topic, self.shared.now())?;
-        if m.qos > 0 && self.inflight.len() >= usize::from(self.shared.config.max_inflight) {
+        if m.qos > 0 && self.inflight.len() >= self.send_window {
             if self.pending.len() >= self.shared.config.queue_len {
                 return Err(Error::StoreFull);
             }
@@ -573,10 +612,10 @@ impl Conn {
     }
 
     async fn write_publish(&mut self, m: Msg) -> Result<(), Error> {
-        let qos = if m.qos == 0 {
-            QoS::AtMostOnce
-        } else {
-            QoS::AtLeastOnce
+        let qos = match m.qos {
+            0 => QoS::AtMostOnce,
+            1 => QoS::AtLeastOnce,
+            _ => QoS::ExactlyOnce,
         };
         let mut p = if self.version == protocol_level::V5 {
             let mut p = PublishPacket::new(m.topic, m.payload.to_vec(), qos);
@@ -588,12 +627,29 @@ impl Conn {
         p.retain = m.retain;
         if m.qos > 0 {
             let pid = self.pid();
-            self.inflight.insert(pid, ());
+            let state = if m.qos == 1 {
+                Outbound::Qos1
+            } else {
+                Outbound::Qos2
+            };
+            self.inflight.insert(pid, state);
             p.packet_id = Some(pid);
         }
         send(&mut self.w, &Packet::Publish(p))
             .await
             .map_err(|e| Error::MalformedPacket(e.to_string()))
+    }
+
+    /// Sends queued deliveries while the outbound window has room.
+    async fn refill(&mut self) -> Result<(), Error> {
+        while self.inflight.len() < self.send_window {
+            let Some(m) = self.pending.pop_front() else {
+                break;
+            };
+            authz::check_delivery(&self.session.grant, &m.topic, self.shared.now())?;
+            self.write_publish(m).await?;
+        }
+        Ok(())
     }
 
     async fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
@@ -642,13 +698,54 @@ impl Conn {
         match p {
             Packet::Publish(publish) => self.on_publish(publish, now).await,
             Packet::PubAck(a) => {
-                self.inflight.remove(&a.packet_id);
-                while self.inflight.len() < usize::from(self.shared.config.max_inflight) {
-                    let Some(m) = self.pending.pop_front() else {
-                        break;
-                    };
-                    self.write_publish(m).await?;
+                if self.inflight.get(&a.packet_id) == Some(&Outbound::Qos1) {
+                    self.inflight.remove(&a.packet_id);
                 }
+                self.refill().await?;
+                Ok(None)
+            }
+            Packet::PubRec(a) => {
+                // Outbound QoS 2, step 2: PUBREC → PUBREL (or the end, on a failure code).
+                let pid = a.packet_id;
+                match self.inflight.get(&pid) {
+                    Some(Outbound::Qos2 | Outbound::Released) => {
+                        if u8::from(a.reason_code) >= 0x80 {
+                            self.inflight.remove(&pid);
+                            self.refill().await?;
+                        } else {
+                            self.inflight.insert(pid, Outbound::Released);
+                            self.write(&ack(0x62, pid, reason::SUCCESS, self.version))
+                                .await?;
+                        }
+                    }
+                    _ => {
+                        self.write(&ack(
+                            0x62,
+                            pid,
+                            reason::PACKET_IDENTIFIER_NOT_FOUND,
+                            self.version,
+                        ))
+                        .await?;
+                    }
+                }
+                Ok(None)
+            }
+            Packet::PubComp(c) => {
+                if self.inflight.get(&c.packet_id) == Some(&Outbound::Released) {
+                    self.inflight.remove(&c.packet_id);
+                }
+                self.refill().await?;
+                Ok(None)
+            }
+            Packet::PubRel(r) => {
+                // Inbound QoS 2, step 3: release the packet id, PUBCOMP.
+                let code = if self.inbound_qos2.remove(&r.packet_id) {
+                    reason::SUCCESS
+                } else {
+                    reason::PACKET_IDENTIFIER_NOT_FOUND
+                };
+                self.write(&ack(0x70, r.packet_id, code, self.version))
+                    .await?;
                 Ok(None)
             }
             Packet::Subscribe(s) => {
@@ -661,7 +758,7 @@ impl Conn {
                             reason::SHARED_SUBSCRIPTIONS_NOT_SUPPORTED
                         }
                         Ok(()) => {
-                            let q = (f.options.qos as u8).min(1);
+                            let q = f.options.qos as u8;
                             if let Ok(mut hub) = self.shared.hub.lock()
                                 && let Some(c) = hub.clients.get_mut(&self.session.client_id)
                             {
@@ -763,11 +860,19 @@ impl Conn {
         now: UnixTime,
     ) -> Result<Option<End>, Error> {
         let qos = p.qos as u8;
-        if qos > 1 {
-            // CONNACK said Maximum QoS 1 (MQTT v5 §3.2.2.3.4: 0x9B QoS not supported).
-            self.disconnect_code(0x9B)
+        let pid = p.packet_id.unwrap_or(0);
+        if qos == 2 && self.inbound_qos2.contains(&pid) {
+            // A retransmission (DUP) of a QoS 2 PUBLISH already answered with PUBREC: not
+            // routed again (MQTT v5 §4.3.3), PUBREC repeated.
+            self.write(&ack(0x50, pid, reason::SUCCESS, self.version))
+                .await?;
+            return Ok(None);
+        }
+        if qos == 2 && self.inbound_qos2.len() >= usize::from(self.shared.config.max_inflight) {
+            // More unreleased QoS 2 PUBLISHes than our Receive Maximum (MQTT v5 §3.3.4).
+            self.disconnect_code(reason::RECEIVE_MAXIMUM_EXCEEDED)
                 .await
-                .map_err(|e| Error::MalformedPacket(e.to_string()))?;
+                .ok();
             return Ok(Some(End::WithWill));
         }
         // Topic alias first, then authorization (MQ-T12, R6).
@@ -789,7 +894,8 @@ impl Conn {
             }
             p.properties.remove_topic_alias();
         }
-        let pid = p.packet_id.unwrap_or(0);
+        // PUBACK for QoS 1, PUBREC for QoS 2 (RFC 9431 §2.2.2, §5).
+        let ack_kind = if qos == 2 { 0x50 } else { 0x40 };
         match authz::check_publish(&self.session.grant, &p.topic_name, qos, self.version, now) {
             PublishCheck::Allow => {
                 let msg = Msg {
@@ -803,8 +909,11 @@ impl Conn {
                     self.shared.retain(&msg, &self.session.grant);
                 }
                 self.shared.route(&msg);
-                if qos == 1 {
-                    self.write(&ack(0x40, pid, reason::SUCCESS, self.version))
+                if qos > 0 {
+                    if qos == 2 {
+                        self.inbound_qos2.insert(pid);
+                    }
+                    self.write(&ack(ack_kind, pid, reason::SUCCESS, self.version))
                         .await?;
                 }
                 Ok(None)
@@ -818,14 +927,17 @@ impl Conn {
                     self.shared.config.auth.upload(&mut store, &p.payload, now)
                 };
                 match (result, qos) {
-                    (Ok(()), 1) => {
-                        self.write(&ack(0x40, pid, reason::SUCCESS, self.version))
-                            .await?
+                    (Ok(()), 0) => {}
+                    (Ok(()), _) => {
+                        if qos == 2 {
+                            self.inbound_qos2.insert(pid);
+                        }
+                        self.write(&ack(ack_kind, pid, reason::SUCCESS, self.version))
+                            .await?;
                     }
-                    (Ok(()), _) => {}
-                    (Err(e), 1) => {
-                        self.write(&ack(0x40, pid, e.reason_code(), self.version))
-                            .await?
+                    (Err(e), 1 | 2) => {
+                        self.write(&ack(ack_kind, pid, e.reason_code(), self.version))
+                            .await?;
                     }
                     (Err(e), _) => {
                         if self.version == protocol_level::V5 {
@@ -837,7 +949,8 @@ impl Conn {
                 Ok(None)
             }
             PublishCheck::Deny(Denial::Ack(code)) => {
-                self.write(&ack(0x40, pid, code, self.version)).await?;
+                // A failure PUBREC ends the QoS 2 exchange: the id is not kept.
+                self.write(&ack(ack_kind, pid, code, self.version)).await?;
                 Ok(None)
             }
             PublishCheck::Deny(Denial::Disconnect(code)) => {

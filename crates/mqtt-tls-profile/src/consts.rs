@@ -68,6 +68,8 @@ pub mod reason {
     pub const TOPIC_FILTER_INVALID: u8 = 0x8F;
     /// Topic name invalid.
     pub const TOPIC_NAME_INVALID: u8 = 0x90;
+    /// Packet identifier not found (PUBREL / PUBCOMP for an unknown QoS 2 exchange).
+    pub const PACKET_IDENTIFIER_NOT_FOUND: u8 = 0x92;
     /// Receive maximum exceeded (DISCONNECT).
     pub const RECEIVE_MAXIMUM_EXCEEDED: u8 = 0x93;
     /// Topic alias invalid (DISCONNECT).

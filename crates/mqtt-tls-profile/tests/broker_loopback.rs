@@ -126,6 +126,11 @@ impl Raw {
             self.buf.extend_from_slice(&chunk[..n]);
         }
     }
+    /// Next packet within `d`; `Err(())` if nothing arrived (the connection stays usable only
+    /// if no partial packet was pending, which holds for these tests).
+    async fn recv_within(&mut self, d: Duration) -> Result<Option<Packet>, ()> {
+        timeout(d, self.recv()).await.map_err(|_| ())
+    }
     async fn expect_connack(&mut self) -> u8 {
         match self.recv().await {
             Some(Packet::ConnAck(c)) => u8::from(c.reason_code),
@@ -140,7 +145,10 @@ impl Raw {
         r
     }
     async fn subscribe(&mut self, filter: &str) -> u8 {
-        let s = SubscribePacket::new(1).add_filter(filter, QoS::AtLeastOnce);
+        self.subscribe_qos(filter, QoS::AtLeastOnce).await
+    }
+    async fn subscribe_qos(&mut self, filter: &str, qos: QoS) -> u8 {
+        let s = SubscribePacket::new(1).add_filter(filter, qos);
         self.send(&Packet::Subscribe(s)).await;
         match self.recv().await {
             Some(Packet::SubAck(a)) => a.reason_codes[0] as u8,
@@ -347,4 +355,160 @@ async fn takeover_and_shutdown() {
         .unwrap()
         .unwrap()
         .unwrap();
+}
+
+fn ack_of(p: Option<Packet>) -> (&'static str, u16, u8) {
+    match p {
+        Some(Packet::PubAck(a)) => ("PUBACK", a.packet_id, u8::from(a.reason_code)),
+        Some(Packet::PubRec(a)) => ("PUBREC", a.packet_id, u8::from(a.reason_code)),
+        Some(Packet::PubRel(a)) => ("PUBREL", a.packet_id, u8::from(a.reason_code)),
+        Some(Packet::PubComp(a)) => ("PUBCOMP", a.packet_id, u8::from(a.reason_code)),
+        other => panic!("expected an acknowledgement, got {other:?}"),
+    }
+}
+
+fn pubrel(pid: u16) -> Packet {
+    Packet::PubRel(mqtt5_protocol::packet::pubrel::PubRelPacket::new(pid))
+}
+
+#[tokio::test]
+async fn qos2_both_directions_duplicates_and_refusals() {
+    let s = start().await;
+    let tok = cwt_ed25519(FIG10, exp());
+    // QoS 2 is supported: CONNACK carries no Maximum QoS (MQTT v5 §3.2.2.3.4).
+    let mut sub = Raw::connect(&s).await;
+    let c =
+        client::connect_with_exporter_pop("sub2", 30, &tok, &ed_client(), &sub.exporter).unwrap();
+    sub.send(&Packet::Connect(Box::new(c))).await;
+    match sub.recv().await {
+        Some(Packet::ConnAck(a)) => {
+            assert_eq!(u8::from(a.reason_code), 0);
+            assert_eq!(a.properties.get_maximum_qos(), None);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(sub.subscribe_qos("topic1", QoS::ExactlyOnce).await, 2);
+    let mut p = Raw::login(&s, "pub2", &tok, &ed_client()).await;
+
+    // Inbound QoS 2: PUBLISH → PUBREC 0x00, delivered once at QoS 2.
+    p.send(&publish("topic1", b"once", QoS::ExactlyOnce, 5))
+        .await;
+    assert_eq!(ack_of(p.recv().await), ("PUBREC", 5, 0));
+    // The same packet id again (DUP retransmission before PUBREL): PUBREC again, not routed.
+    let Packet::Publish(mut dup) = publish("topic1", b"once", QoS::ExactlyOnce, 5) else {
+        unreachable!()
+    };
+    dup.dup = true;
+    p.send(&Packet::Publish(dup)).await;
+    assert_eq!(ack_of(p.recv().await), ("PUBREC", 5, 0));
+    p.send(&pubrel(5)).await;
+    assert_eq!(ack_of(p.recv().await), ("PUBCOMP", 5, 0));
+    // PUBREL for a released id → PUBCOMP 0x92 (Packet Identifier not found).
+    p.send(&pubrel(5)).await;
+    assert_eq!(ack_of(p.recv().await), ("PUBCOMP", 5, 0x92));
+    // After release the id may be reused for a new message.
+    p.send(&publish("topic1", b"second", QoS::ExactlyOnce, 5))
+        .await;
+    assert_eq!(ack_of(p.recv().await), ("PUBREC", 5, 0));
+    p.send(&pubrel(5)).await;
+    assert_eq!(ack_of(p.recv().await), ("PUBCOMP", 5, 0));
+
+    // Outbound QoS 2 to the subscriber: exactly "once" then "second" (the DUP was not routed).
+    let mut pids = Vec::new();
+    for want in [&b"once"[..], b"second"] {
+        let Some(Packet::Publish(m)) = sub.recv().await else {
+            panic!("expected PUBLISH")
+        };
+        assert_eq!((&m.payload[..], m.qos), (want, QoS::ExactlyOnce));
+        pids.push(m.packet_id.unwrap());
+    }
+    for pid in pids {
+        sub.send(&Packet::PubRec(
+            mqtt5_protocol::packet::pubrec::PubRecPacket::new(pid),
+        ))
+        .await;
+        assert_eq!(ack_of(sub.recv().await), ("PUBREL", pid, 0));
+        sub.send(&Packet::PubComp(
+            mqtt5_protocol::packet::pubcomp::PubCompPacket::new(pid),
+        ))
+        .await;
+    }
+    assert!(sub.recv_within(Duration::from_millis(300)).await.is_err());
+
+    // Refused QoS 2 PUBLISH → PUBREC 0x87 (RFC 9431 §5) and the id is not kept.
+    p.send(&publish("x/topic3", b"no", QoS::ExactlyOnce, 6))
+        .await;
+    assert_eq!(ack_of(p.recv().await), ("PUBREC", 6, 0x87));
+    p.send(&pubrel(6)).await;
+    assert_eq!(ack_of(p.recv().await), ("PUBCOMP", 6, 0x92));
+    // authz-info at QoS 2: not a token → PUBREC 0x99; a valid token → PUBREC 0x00 (§2.2.2).
+    p.send(&publish("authz-info", b"junk", QoS::ExactlyOnce, 7))
+        .await;
+    assert_eq!(ack_of(p.recv().await), ("PUBREC", 7, 0x99));
+    p.send(&publish(
+        "authz-info",
+        &cwt_symmetric(FIG10, exp()),
+        QoS::ExactlyOnce,
+        8,
+    ))
+    .await;
+    assert_eq!(ack_of(p.recv().await), ("PUBREC", 8, 0));
+    p.send(&pubrel(8)).await;
+    assert_eq!(ack_of(p.recv().await), ("PUBCOMP", 8, 0));
+    finish(s).await;
+}
+
+#[tokio::test]
+async fn receive_maximum_both_directions() {
+    let s = start().await;
+    let tok = cwt_ed25519(FIG10, exp());
+    // The subscriber announces Receive Maximum 1: one unacknowledged delivery at a time.
+    let mut sub = Raw::connect(&s).await;
+    let mut c =
+        client::connect_with_exporter_pop("rm-sub", 30, &tok, &ed_client(), &sub.exporter).unwrap();
+    c.properties
+        .add(
+            mqtt5_protocol::PropertyId::ReceiveMaximum,
+            mqtt5_protocol::PropertyValue::TwoByteInteger(1),
+        )
+        .unwrap();
+    sub.send(&Packet::Connect(Box::new(c))).await;
+    assert_eq!(sub.expect_connack().await, 0);
+    assert_eq!(sub.subscribe_qos("topic1", QoS::ExactlyOnce).await, 2);
+    let mut p = Raw::login(&s, "rm-pub", &tok, &ed_client()).await;
+    for (i, body) in [&b"m1"[..], b"m2"].into_iter().enumerate() {
+        p.send(&publish("topic1", body, QoS::AtLeastOnce, 20 + i as u16))
+            .await;
+        assert_eq!(ack_of(p.recv().await).2, 0);
+    }
+    let Some(Packet::Publish(m1)) = sub.recv().await else {
+        panic!()
+    };
+    assert_eq!(&m1.payload[..], b"m1");
+    // Window full: m2 waits for the PUBACK of m1.
+    assert!(sub.recv_within(Duration::from_millis(300)).await.is_err());
+    sub.send(&Packet::PubAck(
+        mqtt5_protocol::packet::puback::PubAckPacket::new(m1.packet_id.unwrap()),
+    ))
+    .await;
+    let Some(Packet::Publish(m2)) = sub.recv().await else {
+        panic!()
+    };
+    assert_eq!(&m2.payload[..], b"m2");
+
+    // Inbound: our Receive Maximum (32 by default) unreleased QoS 2 PUBLISHes are accepted;
+    // one more → DISCONNECT 0x93 (MQTT v5 §3.3.4).
+    for pid in 1..=32u16 {
+        p.send(&publish("topic2/x", b"q", QoS::ExactlyOnce, pid))
+            .await;
+        assert_eq!(ack_of(p.recv().await), ("PUBREC", pid, 0));
+    }
+    p.send(&publish("topic2/x", b"q", QoS::ExactlyOnce, 33))
+        .await;
+    match p.recv().await {
+        Some(Packet::Disconnect(d)) => assert_eq!(u8::from(d.reason_code), 0x93),
+        other => panic!("{other:?}"),
+    }
+    assert!(p.recv().await.is_none());
+    finish(s).await;
 }
