@@ -37,6 +37,117 @@ fn ecdh_vectors() {
 }
 
 #[test]
+fn ed25519_to_x25519_vectors() {
+    conformance::ed25519_to_x25519(&RustCrypto).unwrap();
+}
+
+/// RFC 8032 §7.1 TEST 1: the X25519 public key mapped from the Ed25519 public key (Edwards
+/// y → Montgomery u) equals the X25519 public key of the mapped private key (clamped
+/// SHA-512 scalar of the seed); expected bytes from Python (`u = (1 + y) / (1 - y) mod p`,
+/// OpenSSL X25519, aiocoap's port of libsodium `crypto_sign_ed25519_pk_to_curve25519`).
+#[test]
+fn ed25519_test1_maps_to_one_x25519_key_pair() {
+    let seed = h("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60").unwrap();
+    let sk = PrivateKey::from_bytes(KeyType::Ed25519, &seed).unwrap();
+    let pk = RustCrypto.public_key(&sk).unwrap();
+    assert_eq!(
+        pk.okp_x().unwrap().to_vec(),
+        h("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a").unwrap()
+    );
+    let from_public = RustCrypto.ed25519_to_x25519_public(&pk).unwrap();
+    let x_sk = RustCrypto.ed25519_to_x25519_private(&sk).unwrap();
+    let from_private = RustCrypto.public_key(&x_sk).unwrap();
+    assert_eq!(from_public, from_private);
+    assert_eq!(
+        from_public,
+        PublicKey::x25519(
+            h("d85e07ec22b0ad881537c2f44d662d1a143cf830c57aca4305d85c7a90f6b62e")
+                .unwrap()
+                .try_into()
+                .unwrap()
+        )
+    );
+    assert_eq!(
+        x_sk.expose(),
+        h("307c83864f2833cb427a2ef1c00a013cfdff2768d980c0a3a520f006904de94f").unwrap()
+    );
+    assert_eq!(x_sk.key_type(), KeyType::X25519);
+    // Debug of the mapped private key stays redacted
+    assert!(!format!("{x_sk:?}").contains("307c"));
+}
+
+/// Random Ed25519 key pairs: both directions of the mapped ECDH agree, and equal plain X25519
+/// on the mapped keys; P-256 keys are passed through unchanged.
+#[test]
+fn ecdh_mapped_agrees_both_ways() {
+    let mut rng = ace_crypto::os_rng();
+    for _ in 0..16 {
+        let a = PrivateKey::generate(KeyType::Ed25519, &mut rng);
+        let b = PrivateKey::generate(KeyType::Ed25519, &mut rng);
+        let (a_pub, b_pub) = (
+            RustCrypto.public_key(&a).unwrap(),
+            RustCrypto.public_key(&b).unwrap(),
+        );
+        let ab = RustCrypto.ecdh_mapped(&a, &b_pub).unwrap();
+        let ba = RustCrypto.ecdh_mapped(&b, &a_pub).unwrap();
+        assert_eq!(ab, ba);
+        assert_eq!(ab.len(), 32);
+        let plain = RustCrypto
+            .ecdh(
+                &RustCrypto.ed25519_to_x25519_private(&a).unwrap(),
+                &RustCrypto.ed25519_to_x25519_public(&b_pub).unwrap(),
+            )
+            .unwrap();
+        assert_eq!(ab, plain);
+        // plain ECDH keeps refusing unmapped Ed25519 keys
+        assert_eq!(
+            RustCrypto.ecdh(&a, &b_pub),
+            Err(Error::UnsupportedKeyType(KeyType::Ed25519))
+        );
+    }
+    let p = PrivateKey::generate(KeyType::P256, &mut rng);
+    let q = PrivateKey::generate(KeyType::P256, &mut rng);
+    let q_pub = RustCrypto.public_key(&q).unwrap();
+    assert_eq!(
+        RustCrypto.ecdh_mapped(&p, &q_pub).unwrap(),
+        RustCrypto.ecdh(&p, &q_pub).unwrap()
+    );
+    let ed = PrivateKey::generate(KeyType::Ed25519, &mut rng);
+    let ed_pub = RustCrypto.public_key(&ed).unwrap();
+    assert_eq!(
+        RustCrypto.ecdh_mapped(&p, &ed_pub),
+        Err(Error::KeyTypeMismatch(KeyType::P256, KeyType::Ed25519))
+    );
+    assert_eq!(
+        RustCrypto.ecdh_mapped(&ed, &q_pub),
+        Err(Error::KeyTypeMismatch(KeyType::Ed25519, KeyType::P256))
+    );
+}
+
+/// Draft §2.5.2.1: "implementations MUST abort if the y-coordinate ... is 1 or -1"; both
+/// decode as Ed25519 points (small order) and are refused by the mapping, as are the other
+/// small-order points (the all-zero encoding is y = 0, order 4).
+#[test]
+fn ed25519_mapping_refuses_small_order_points() {
+    let mut y_one = [0u8; 32];
+    y_one[0] = 1;
+    let y_minus_one: [u8; 32] =
+        h("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f")
+            .unwrap()
+            .try_into()
+            .unwrap();
+    for y in [y_one, y_minus_one, [0u8; 32]] {
+        let pk = PublicKey::ed25519(y).expect("small-order points decode");
+        assert_eq!(
+            RustCrypto.ed25519_to_x25519_public(&pk),
+            Err(Error::InvalidKey)
+        );
+        let sk = PrivateKey::from_bytes(KeyType::Ed25519, &[7; 32]).unwrap();
+        assert_eq!(RustCrypto.ecdh_mapped(&sk, &pk), Err(Error::InvalidKey));
+    }
+}
+
+#[test]
 fn run_all_passes() {
     conformance::run_all(&RustCrypto).unwrap();
 }
@@ -151,6 +262,24 @@ fn default_methods_answer_unsupported() {
         Err(Error::UnsupportedAlgorithm(Algorithm::HMAC_256_64))
     );
     assert!(conformance::run_all(&Nothing).is_err());
+    let ed = PrivateKey::from_bytes(KeyType::Ed25519, &[1; 32]).unwrap();
+    let ed_pub = RustCrypto.public_key(&ed).unwrap();
+    assert_eq!(
+        Nothing.ed25519_to_x25519_private(&ed),
+        Err(Error::UnsupportedKeyType(KeyType::Ed25519))
+    );
+    assert_eq!(
+        Nothing.ed25519_to_x25519_public(&ed_pub),
+        Err(Error::UnsupportedKeyType(KeyType::Ed25519))
+    );
+    assert_eq!(
+        Nothing.ecdh_mapped(&ed, &ed_pub),
+        Err(Error::UnsupportedKeyType(KeyType::Ed25519))
+    );
+    assert_eq!(
+        conformance::ed25519_to_x25519(&Nothing).map_err(|f| f.error),
+        Err(Some(Error::UnsupportedKeyType(KeyType::Ed25519)))
+    );
     let dynamic: &dyn ace_crypto::FullBackend = &RustCrypto;
     conformance::run_all(dynamic).unwrap();
 }

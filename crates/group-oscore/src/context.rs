@@ -131,8 +131,9 @@ impl fmt::Debug for GroupParams {
 impl GroupParams {
     /// Parameters with defaults chosen from the private key's type: HKDF-SHA-256;
     /// AES-CCM-16-64-128 as AEAD and Group Encryption Algorithm; P-256 → ES256 + ECDH-SS +
-    /// HKDF-256 (both modes); Ed25519 → EdDSA + ECDH-SS + HKDF-256 (only the group mode is
-    /// usable, see [`GroupContext::pairwise_mode_enabled`]); X25519 → pairwise mode only.
+    /// HKDF-256 (both modes); Ed25519 → EdDSA + ECDH-SS + HKDF-256 (both modes; for the
+    /// pairwise mode the keys are mapped to X25519, draft §2.5.2.1); X25519 → pairwise mode
+    /// only.
     #[must_use]
     pub fn new(
         master_secret: &[u8],
@@ -150,9 +151,8 @@ impl GroupParams {
                 ccm,
                 Some(Algorithm::ECDH_SS_HKDF_256),
             ),
-            // AEAD and key agreement are set as aiocoap and the Group Manager set them
-            // (the external_aad carries them); the pairwise mode itself needs the
-            // Edwards-to-Montgomery mapping, which the backend lacks.
+            // AEAD and key agreement as aiocoap and the Group Manager set them (the
+            // external_aad carries them); ECDH with the keys mapped to X25519 (§2.5.2.1).
             KeyType::Ed25519 => (
                 ccm,
                 Some(Algorithm::EdDSA),
@@ -508,19 +508,19 @@ impl<B: GroupBackend> GroupContext<B> {
     /// exist.
     pub(crate) fn ensure_pairwise(&mut self, kid: &[u8]) -> Result<()> {
         let aead = self.params.aead.ok_or(Error::ModeNotSupported)?;
-        if self.params.private_key.key_type() == KeyType::Ed25519 {
-            // Edwards-to-Montgomery mapping (draft §2.5.2) is not offered by the backend.
-            return Err(Error::ModeNotSupported);
-        }
         let Some(r) = self.recipients.get(kid) else {
             return Err(Error::UnknownSender);
         };
         if r.pairwise.is_some() {
             return Ok(());
         }
+        // Static-static ECDH (§2.5.1). Ed25519 keys are mapped to X25519 first (§2.5.2.1):
+        // the own seed to its clamped SHA-512 scalar, the peer's y to u = (1 + y) / (1 - y)
+        // (small-order keys, including y = ±1, are refused). The IKM below still carries the
+        // authentication credentials as distributed (with the Ed25519 keys).
         let shared = self
             .backend
-            .ecdh(&self.params.private_key, r.credential.public_key())?;
+            .ecdh_mapped(&self.params.private_key, r.credential.public_key())?;
         let len = key_len(aead)?;
         let own = self.own_credential.bytes();
         let peer = r.credential.bytes();
@@ -737,13 +737,13 @@ impl<B> GroupContext<B> {
         self.params.group_enc.is_some() && self.params.signature.is_some()
     }
 
-    /// Whether the pairwise mode can be used (AEAD and Pairwise Key Agreement set, and a key
-    /// type the backend can do ECDH with: P-256 or X25519).
+    /// Whether the pairwise mode can be used (AEAD and Pairwise Key Agreement Algorithm set).
+    /// Every key type qualifies: P-256 and X25519 keys are used as they are, Ed25519 keys are
+    /// mapped to X25519 (draft §2.5.2.1) by the backend's
+    /// [`EcdhBackend::ecdh_mapped`].
     #[must_use]
     pub fn pairwise_mode_enabled(&self) -> bool {
-        self.params.aead.is_some()
-            && self.params.pairwise_key_agreement.is_some()
-            && self.params.private_key.key_type() != KeyType::Ed25519
+        self.params.aead.is_some() && self.params.pairwise_key_agreement.is_some()
     }
 
     /// Deletes the Recipient Context of `kid` (e.g. a member left). Later Recipient Contexts

@@ -14,8 +14,8 @@
 //! ```
 //!
 //! What it does: context derivation (draft §2.3) incl. Common IV of the longest nonce and
-//! the Signature Encryption Key (§2.1.9); pairwise keys from static-static ECDH, P-256 and
-//! X25519 (§2.5); the external_aad (§4.4); the nonce (§4.3); OSCORE option with Group Flag
+//! the Signature Encryption Key (§2.1.9); pairwise keys from static-static ECDH, P-256,
+//! X25519 and Ed25519 mapped to X25519 (§2.5, §2.5.2.1); the external_aad (§4.4); the nonce (§4.3); OSCORE option with Group Flag
 //! and payload with encrypted countersignature (§5); group mode with EdDSA (Ed25519) and
 //! ES256 (§6); pairwise mode (§7); per-recipient replay windows and per-server response
 //! tracking (§4.4); rekeying with a grace period (§3.2.2, [`group`]); bounded Recipient
@@ -23,9 +23,7 @@
 //!
 //! What it does not do: I/O and multicast (the CoAP transport's job), the Group Manager,
 //! Echo-based replay-window recovery (§8; invalid windows discard instead), non-AEAD Group
-//! Encryption Algorithms (A128CTR…), pairwise mode with Ed25519 keys (needs the
-//! Edwards-to-Montgomery mapping, §2.5.2, not in the ace-crypto backend), Observe
-//! notification specifics, X.509/C509/CWT credentials (only CCS).
+//! Encryption Algorithms (A128CTR…), Ed448 / X448, Observe notification specifics, X.509/C509/CWT credentials (only CCS).
 //!
 //! ```
 //! # #[cfg(feature = "test-util")] {

@@ -1,5 +1,5 @@
-//! Our own deterministic vectors for a full group-mode exchange (EdDSA and ES256) and a full
-//! pairwise-mode exchange (P-256 ECDH), written as JSON files in `tests/vectors/` and checked
+//! Our own deterministic vectors for a full group-mode exchange (EdDSA and ES256) and full
+//! pairwise-mode exchanges (P-256 ECDH; Ed25519 keys mapped to X25519), written as JSON files in `tests/vectors/` and checked
 //! here: every value is recomputed and compared with the file, and independently re-checked
 //! (signature verified over a Countersign_structure built with ciborium, ciphertext opened
 //! with an Enc_structure from coset). `tests/interop/aiocoap_vectors.py` verifies the same
@@ -11,7 +11,9 @@
 use std::sync::Arc;
 
 use ace_crypto::backend::rustcrypto::RustCrypto;
-use ace_crypto::{AeadBackend, Algorithm, KeyType, SignBackend};
+use ace_crypto::{
+    AeadBackend, Algorithm, CryptoBackend, EcdhBackend, HkdfBackend, KeyType, SignBackend,
+};
 use ace_oscore::consts::{code, option};
 use ace_oscore::{Message, OscoreOption};
 use coset::cbor::value::Value;
@@ -313,4 +315,112 @@ fn pairwise_mode_p256() {
     );
     assert!(v["pairwise"].is_object());
     check_file("pairwise_mode_p256.json", &v);
+}
+
+/// The pairwise key of §2.5.1 recomputed outside the crate: HKDF-SHA-256(salt = Sender Key,
+/// IKM = own cred ‖ peer cred ‖ shared secret, info = [id, Gid, alg_aead, "Key", 16]) with the
+/// `info` built by ciborium.
+fn pairwise_key(sender_key: &[u8], ikm: &[u8], id: &[u8], aead: Algorithm) -> Vec<u8> {
+    let info = Value::Array(vec![
+        Value::Bytes(id.to_vec()),
+        Value::Bytes(GID.to_vec()),
+        Value::Integer(aead.to_i64().into()),
+        Value::Text("Key".into()),
+        Value::Integer(16.into()),
+    ]);
+    let mut info_bytes = Vec::new();
+    coset::cbor::ser::into_writer(&info, &mut info_bytes).unwrap();
+    let mut okm = vec![0u8; 16];
+    RustCrypto
+        .hkdf(
+            Algorithm::HMAC_256_256,
+            sender_key,
+            ikm,
+            &info_bytes,
+            &mut okm,
+        )
+        .unwrap();
+    okm
+}
+
+fn json_bytes(v: &Json) -> Vec<u8> {
+    hex::decode(v.as_str().unwrap()).unwrap()
+}
+
+/// Pairwise-mode request and response between two Ed25519 (EdDSA) members: the keys are
+/// mapped to X25519 (draft §2.5.2.1, RFC 7748 §4.1), the IKM carries the Ed25519 CCS
+/// credentials as distributed. The file records the mapped keys and the shared secret
+/// (`ecdh`); the pairwise keys are recomputed here from them with a ciborium-built `info`.
+#[test]
+fn pairwise_mode_ed25519() {
+    let mut v = exchange(
+        KeyType::Ed25519,
+        "pairwise",
+        Mode::Pairwise,
+        "Pairwise mode, Ed25519 keys mapped to X25519 (draft §2.5.2.1: u = (1 + y) / (1 - y), private key = clamped SHA-512 scalar of the seed) for ECDH-SS + HKDF-256, AES-CCM-16-64-128; group mode also set (EdDSA)",
+    );
+    assert_eq!(v["common"]["signature"], json!(-8));
+    assert_eq!(v["common"]["pairwise_key_agreement"], json!(-27));
+    assert_eq!(v["request"]["mode"], json!("pairwise"));
+    assert_eq!(v["response"]["mode"], json!("pairwise"));
+    let client = testing::member(KeyType::Ed25519, b"\x25", 0x31).unwrap();
+    let server = testing::member(KeyType::Ed25519, b"\x52", 0x32).unwrap();
+    let be = RustCrypto;
+    let (c_pub, s_pub) = (
+        be.public_key(&client.private_key).unwrap(),
+        be.public_key(&server.private_key).unwrap(),
+    );
+    let (c_x, s_x) = (
+        be.ed25519_to_x25519_private(&client.private_key).unwrap(),
+        be.ed25519_to_x25519_private(&server.private_key).unwrap(),
+    );
+    let (c_u, s_u) = (
+        be.ed25519_to_x25519_public(&c_pub).unwrap(),
+        be.ed25519_to_x25519_public(&s_pub).unwrap(),
+    );
+    // each mapped private key's X25519 public key is the mapped public key
+    assert_eq!(be.public_key(&c_x).unwrap(), c_u);
+    assert_eq!(be.public_key(&s_x).unwrap(), s_u);
+    let shared = be.ecdh(&c_x, &s_u).unwrap();
+    assert_eq!(shared, be.ecdh(&s_x, &c_u).unwrap());
+    let ikm_client = [
+        client.credential.as_slice(),
+        server.credential.as_slice(),
+        shared.expose(),
+    ]
+    .concat();
+    let ikm_server = [
+        server.credential.as_slice(),
+        client.credential.as_slice(),
+        shared.expose(),
+    ]
+    .concat();
+    let aead = Algorithm::AES_CCM_16_64_128;
+    assert_eq!(
+        json_bytes(&v["pairwise"]["client_sender_key"]),
+        pairwise_key(
+            &json_bytes(&v["client"]["sender_key"]),
+            &ikm_client,
+            &client.sender_id,
+            aead
+        )
+    );
+    assert_eq!(
+        json_bytes(&v["pairwise"]["client_recipient_key"]),
+        pairwise_key(
+            &json_bytes(&v["server"]["sender_key"]),
+            &ikm_server,
+            &server.sender_id,
+            aead
+        )
+    );
+    v["ecdh"] = json!({
+        "mapping": "draft-ietf-core-oscore-groupcomm §2.5.2.1 / RFC 7748 §4.1",
+        "client_x25519_private_key": hx(c_x.expose()),
+        "client_x25519_public_key": hx(c_u.okp_x().unwrap()),
+        "server_x25519_private_key": hx(s_x.expose()),
+        "server_x25519_public_key": hx(s_u.okp_x().unwrap()),
+        "shared_secret": hx(shared.expose()),
+    });
+    check_file("pairwise_mode_ed25519.json", &v);
 }

@@ -44,6 +44,7 @@ fn aiocoap_verifies_our_vectors() {
         "group_mode_eddsa.json",
         "group_mode_es256.json",
         "pairwise_mode_p256.json",
+        "pairwise_mode_ed25519.json",
     ] {
         assert!(
             stdout

@@ -101,10 +101,11 @@ fn group_mode_round_trip_eddsa_and_es256() {
     }
 }
 
-/// §7: pairwise mode with P-256 (same key as ES256) and X25519 (pairwise-only group).
+/// §7: pairwise mode with P-256 (same key as ES256), X25519 (pairwise-only group) and
+/// Ed25519 (same key as EdDSA, mapped to X25519, §2.5.2.1).
 #[test]
-fn pairwise_round_trip_p256_and_x25519() {
-    for kind in [KeyType::P256, KeyType::X25519] {
+fn pairwise_round_trip_p256_x25519_and_ed25519() {
+    for kind in [KeyType::P256, KeyType::X25519, KeyType::Ed25519] {
         let ms = members(kind, 3);
         let mut c = ctxs(GID, &ms, shared(GID, &ms));
         let target = ms[1].sender_id.clone();
@@ -144,6 +145,118 @@ fn pairwise_round_trip_p256_and_x25519() {
             );
         }
     }
+}
+
+/// §2.5.1, §2.5.2.1, §7: two Ed25519 members (EdDSA group) exchange pairwise requests and
+/// responses in both directions; the pairwise keys are those of an X25519 ECDH on the mapped
+/// keys with the Ed25519 credentials (as distributed) in the IKM; the group mode keeps
+/// working in the same context; a member whose credential holds a small-order Ed25519 key
+/// (y = -1, which the draft says to abort on) gets no pairwise keys.
+#[test]
+fn pairwise_ed25519_members() {
+    use ace_crypto::backend::rustcrypto::RustCrypto;
+    use ace_crypto::{CryptoBackend, EcdhBackend, HkdfBackend};
+    let ms = members(KeyType::Ed25519, 3);
+    let mut c = ctxs(GID, &ms, shared(GID, &ms));
+    assert!(
+        c.iter()
+            .all(|x| x.pairwise_mode_enabled() && x.group_mode_enabled())
+    );
+    for (from, to) in [(0usize, 1usize), (1, 0), (0, 1)] {
+        let target = ms[to].sender_id.clone();
+        let body = format!("{from}->{to}");
+        let sent = c[from]
+            .protect_request(
+                &get().with_payload(body.as_bytes().to_vec()),
+                &RequestMode::Pairwise(target.clone()),
+            )
+            .unwrap();
+        assert!(
+            !GroupOption::decode(sent.message.option(option::OSCORE).unwrap())
+                .unwrap()
+                .group
+        );
+        // pairwise: no countersignature in the payload (ciphertext = plaintext + 8-byte tag)
+        assert!(sent.message.payload.len() < 64);
+        let mut v = c[to].unprotect_request(&sent.message).unwrap();
+        assert_eq!(v.mode, Mode::Pairwise);
+        assert_eq!(v.sender_id, ms[from].sender_id);
+        assert_eq!(v.request.payload, body.as_bytes());
+        let resp = c[to]
+            .protect_response(&mut v.binding, &content(&body), Mode::Pairwise)
+            .unwrap();
+        let mut b = sent.binding;
+        let got = c[from].unprotect_response(&mut b, &resp.message).unwrap();
+        assert_eq!(got.response, content(&body));
+        assert_eq!(got.mode, Mode::Pairwise);
+    }
+    // the third member cannot read a pairwise request between the two
+    let sent = c[0]
+        .protect_request(&get(), &RequestMode::Pairwise(ms[1].sender_id.clone()))
+        .unwrap();
+    assert_eq!(
+        c[2].unprotect_request(&sent.message).map(|_| ()),
+        Err(Error::DecryptionFailed)
+    );
+    // the group mode still works in the same contexts
+    let g = c[0].protect_request(&get(), &RequestMode::Group).unwrap();
+    assert_eq!(
+        c[1].unprotect_request(&g.message).unwrap().mode,
+        Mode::Group
+    );
+
+    // Pairwise keys recomputed by hand (§2.5.1): X25519 of the mapped keys, IKM = creds ‖ secret.
+    let (a_send, a_recv) = c[0].pairwise_keys(&ms[1].sender_id).unwrap();
+    let (b_send, b_recv) = c[1].pairwise_keys(&ms[0].sender_id).unwrap();
+    assert_eq!((a_send, a_recv), (b_recv, b_send));
+    let be = RustCrypto;
+    let b_pub = be.public_key(&ms[1].private_key).unwrap();
+    let secret = be
+        .ecdh(
+            &be.ed25519_to_x25519_private(&ms[0].private_key).unwrap(),
+            &be.ed25519_to_x25519_public(&b_pub).unwrap(),
+        )
+        .unwrap();
+    let ikm = [
+        ms[0].credential.as_slice(),
+        ms[1].credential.as_slice(),
+        secret.expose(),
+    ]
+    .concat();
+    // info = [id, id_context, alg_aead, type, L] = [h'a0', h'<GID>', 10, "Key", 16]
+    let mut info = vec![0x85, 0x41, ms[0].sender_id[0], 0x48];
+    info.extend_from_slice(GID);
+    info.extend_from_slice(&[0x0a, 0x63, b'K', b'e', b'y', 0x10]);
+    let mut expected = [0u8; 16];
+    be.hkdf(
+        ace_crypto::Algorithm::HMAC_256_256,
+        c[0].sender_key(),
+        &ikm,
+        &info,
+        &mut expected,
+    )
+    .unwrap();
+    assert_eq!(a_send, expected);
+
+    // a member with a small-order Ed25519 key (y = -1): no pairwise keys, message rejected
+    let mut y_minus_one = [0xff_u8; 32];
+    y_minus_one[0] = 0xec;
+    y_minus_one[31] = 0x7f;
+    let weak = ace_crypto::PublicKey::ed25519(y_minus_one).unwrap();
+    let weak_cred =
+        group_oscore::Credential::ccs_for(&weak, None, Some(ace_crypto::Algorithm::EdDSA)).unwrap();
+    let mut store = testing::store(GID, &ms.iter().collect::<Vec<_>>()).unwrap();
+    store.insert(
+        GID,
+        b"\xee",
+        group_oscore::Credential::from_ccs(&weak_cred).unwrap(),
+    );
+    let mut d = testing::context(&ms[0], GID, Arc::new(store)).unwrap();
+    assert_eq!(
+        d.protect_request(&get(), &RequestMode::Pairwise(b"\xee".to_vec()))
+            .map(|_| ()),
+        Err(Error::Crypto(ace_crypto::Error::InvalidKey))
+    );
 }
 
 /// §6.4: a pairwise request answered in group mode by the intended server is accepted; a
@@ -530,9 +643,17 @@ fn misuse_and_malformed() {
         c[0].unprotect_request(&sent.message).map(|_| ()),
         Err(Error::OwnSenderId)
     );
-    // Ed25519 group has no pairwise mode here
+    // an Ed25519 group configured without pairwise mode (no AEAD, no key agreement)
+    let mut no_pairwise = GroupContext::new(
+        ace_crypto::backend::rustcrypto::RustCrypto,
+        testing::params(&ms[0], GID).with_pairwise_mode(None, None),
+        shared(GID, &ms),
+    )
+    .unwrap();
+    assert!(!no_pairwise.pairwise_mode_enabled() && no_pairwise.group_mode_enabled());
     assert_eq!(
-        c[0].protect_request(&get(), &RequestMode::Pairwise(ms[1].sender_id.clone()))
+        no_pairwise
+            .protect_request(&get(), &RequestMode::Pairwise(ms[1].sender_id.clone()))
             .map(|_| ()),
         Err(Error::ModeNotSupported)
     );

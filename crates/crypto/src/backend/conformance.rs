@@ -13,6 +13,7 @@
 //! | Ed25519 TEST 1 | RFC 8032 §7.1 |
 //! | ECDSA P-256 SHA-256 deterministic signature, message "sample" | RFC 6979 Appendix A.2.5 |
 //! | X25519 | RFC 7748 §6.1 |
+//! | Ed25519 → X25519 mapping of the TEST 1 and TEST 2 keys, mapped ECDH | RFC 8032 §7.1, RFC 7748 §4.1; values cross-checked with Python (see [`ed25519_to_x25519`]) |
 //! | every AEAD: round trip and tamper rejection; P-256 ECDH agreement | — |
 
 use alloc::vec;
@@ -479,6 +480,93 @@ pub fn ecdh<B: FullBackend + ?Sized>(b: &B) -> Outcome {
     )
 }
 
+/// Ed25519 → X25519 mapping (RFC 7748 §4.1, RFC 8032 §5.1.5, draft-ietf-core-oscore-groupcomm
+/// §2.5.2.1) on the RFC 8032 §7.1 TEST 1 and TEST 2 keys: the mapped public keys (the
+/// Montgomery u of the Edwards y), the mapped private keys (clamped SHA-512 scalars, as
+/// libsodium), their X25519 public keys equal to the mapped public keys, and the shared
+/// secret in both directions, plain and through [`EcdhBackend::ecdh_mapped`]. Expected
+/// values computed independently with `u = (1 + y) / (1 - y) mod p` in Python, OpenSSL's X25519
+/// (`cryptography`) and aiocoap's port of libsodium's `crypto_sign_ed25519_pk_to_curve25519`.
+/// The small-order points y = 1 and y = −1 must be refused.
+///
+/// [`EcdhBackend::ecdh_mapped`]: super::EcdhBackend::ecdh_mapped
+///
+/// # Errors
+/// The first vector that fails.
+pub fn ed25519_to_x25519<B: FullBackend + ?Sized>(b: &B) -> Outcome {
+    // (seed, Ed25519 public, X25519 private, X25519 public)
+    let vectors = [
+        (
+            "RFC 8032 TEST 1 to X25519",
+            "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+            "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+            "307c83864f2833cb427a2ef1c00a013cfdff2768d980c0a3a520f006904de94f",
+            "d85e07ec22b0ad881537c2f44d662d1a143cf830c57aca4305d85c7a90f6b62e",
+        ),
+        (
+            "RFC 8032 TEST 2 to X25519",
+            "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
+            "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c",
+            "68bd9ed75882d52815a97585caf4790a7f6c6b3b7f821c5e259a24b02e502e51",
+            "25c704c594b88afc00a76b69d1ed2b984d7e22550f3ed0802d04fbcd07d38d47",
+        ),
+    ];
+    let mut keys = Vec::new();
+    for (name, seed, ed_pub, x_priv, x_pub) in vectors {
+        let sk = check(name, PrivateKey::from_bytes(KeyType::Ed25519, &hex(seed)))?;
+        let pk = check(name, PublicKey::okp(KeyType::Ed25519, &hex(ed_pub)))?;
+        let mapped_pub = check(name, b.ed25519_to_x25519_public(&pk))?;
+        let mapped_priv = check(name, b.ed25519_to_x25519_private(&sk))?;
+        expect(
+            name,
+            mapped_pub.key_type() == KeyType::X25519
+                && mapped_pub.okp_x().map(|x| x.to_vec()) == Some(hex(x_pub)),
+        )?;
+        expect(
+            name,
+            mapped_priv.key_type() == KeyType::X25519 && mapped_priv.expose() == hex(x_priv),
+        )?;
+        // The two mappings belong to one X25519 key pair.
+        expect(name, check(name, b.public_key(&mapped_priv))? == mapped_pub)?;
+        keys.push((sk, pk, mapped_priv, mapped_pub));
+    }
+    let name = "Ed25519 mapped ECDH";
+    let shared = hex("5166f24a6918368e2af831a4affadd97af0ac326bdf143596c045967cc00230e");
+    if let [(sk1, pk1, xs1, xp1), (sk2, pk2, xs2, xp2)] = keys.as_slice() {
+        let s12 = check(name, b.ecdh(xs1, xp2))?;
+        let s21 = check(name, b.ecdh(xs2, xp1))?;
+        expect(name, s12 == s21 && s12.expose() == shared)?;
+        let m12 = check(name, b.ecdh_mapped(sk1, pk2))?;
+        let m21 = check(name, b.ecdh_mapped(sk2, pk1))?;
+        // an Ed25519 private key with the peer's X25519 (already mapped) key
+        let mixed = check(name, b.ecdh_mapped(sk1, xp2))?;
+        expect(name, m12 == s12 && m21 == s12 && mixed == s12)?;
+        let name = "Ed25519 mapping: wrong key types";
+        expect(
+            name,
+            b.ed25519_to_x25519_private(xs1) == Err(Error::UnsupportedKeyType(KeyType::X25519))
+                && b.ed25519_to_x25519_public(xp1)
+                    == Err(Error::UnsupportedKeyType(KeyType::X25519)),
+        )?;
+    } else {
+        return expect(name, false);
+    }
+    let name = "Ed25519 mapping: y = 1 and y = -1 refused";
+    let mut y_one = [0u8; 32];
+    y_one[0] = 1;
+    let y_minus_one = hex("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f");
+    for y in [y_one.to_vec(), y_minus_one] {
+        // Backends that validate points at construction may refuse them there already.
+        if let Ok(pk) = PublicKey::okp(KeyType::Ed25519, &y) {
+            expect(
+                name,
+                b.ed25519_to_x25519_public(&pk) == Err(Error::InvalidKey),
+            )?;
+        }
+    }
+    Ok(())
+}
+
 /// Every vector above.
 ///
 /// # Errors
@@ -488,5 +576,6 @@ pub fn run_all<B: FullBackend + ?Sized>(b: &B) -> Outcome {
     hkdf(b)?;
     aead(b)?;
     signatures(b)?;
-    ecdh(b)
+    ecdh(b)?;
+    ed25519_to_x25519(b)
 }

@@ -4,7 +4,7 @@
 //!                 CryptoBackend (base: public key derivation)
 //!   ┌──────────────┬───────────┬─────────────┬─────────────┬─────────────┐
 //!   SignBackend    MacBackend  AeadBackend   HkdfBackend   EcdhBackend
-//!   sign/verify    mac/verify  seal/open     extract/expand  agree
+//!   sign/verify    mac/verify  seal/open     extract/expand  agree, Ed25519→X25519
 //! ```
 //!
 //! Every method takes `&self` (a backend is stateless and shareable in an `Arc`), is keyed by a
@@ -180,6 +180,60 @@ pub trait EcdhBackend: CryptoBackend {
     fn ecdh(&self, private: &PrivateKey, public: &PublicKey) -> Result<SecretBytes> {
         let _ = public;
         Err(Error::UnsupportedKeyType(private.key_type()))
+    }
+
+    /// Maps an Ed25519 public key to the X25519 public key of the same key pair: the
+    /// Montgomery u-coordinate `u = (1 + y) / (1 - y) mod p` of the Edwards point (RFC 7748
+    /// §4.1), as draft-ietf-core-oscore-groupcomm §2.5.2.1 (Curve25519 in "ECDH with
+    /// Montgomery Coordinates") asks for pairwise keys with EdDSA credentials.
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`] for a key of small order, which includes the draft's
+    /// "MUST abort" points y = 1 and y = −1 (u undefined or 0);
+    /// [`Error::UnsupportedKeyType`] for a key that is not Ed25519, and by default.
+    fn ed25519_to_x25519_public(&self, public: &PublicKey) -> Result<PublicKey> {
+        let _ = public;
+        Err(Error::UnsupportedKeyType(KeyType::Ed25519))
+    }
+
+    /// Maps an Ed25519 private key (the RFC 8032 seed) to the X25519 private key of the same
+    /// key pair: the first 32 bytes of SHA-512(seed), the scalar of RFC 8032 §5.1.5 step 1,
+    /// clamped as RFC 7748 §5 does (the same bytes as libsodium's
+    /// `crypto_sign_ed25519_sk_to_curve25519`). Its X25519 public key is
+    /// [`EcdhBackend::ed25519_to_x25519_public`] of the Ed25519 public key.
+    ///
+    /// # Errors
+    /// [`Error::UnsupportedKeyType`] for a key that is not Ed25519, and by default.
+    fn ed25519_to_x25519_private(&self, private: &PrivateKey) -> Result<PrivateKey> {
+        let _ = private;
+        Err(Error::UnsupportedKeyType(KeyType::Ed25519))
+    }
+
+    /// ECDH as Group OSCORE's pairwise mode does it (draft-ietf-core-oscore-groupcomm
+    /// §2.5.1): Ed25519 keys are first mapped to X25519 (an Ed25519 `private` paired with an
+    /// OKP `public` with [`EcdhBackend::ed25519_to_x25519_private`], then an Ed25519 `public`
+    /// paired with an X25519 private key with [`EcdhBackend::ed25519_to_x25519_public`]);
+    /// P-256 and X25519 keys are used as they are. Then [`EcdhBackend::ecdh`].
+    ///
+    /// # Errors
+    /// As the mappings and [`EcdhBackend::ecdh`] ([`Error::KeyTypeMismatch`] for P-256 with
+    /// an OKP key).
+    fn ecdh_mapped(&self, private: &PrivateKey, public: &PublicKey) -> Result<SecretBytes> {
+        let mapped_private = match (private.key_type(), public.key_type()) {
+            (KeyType::Ed25519, KeyType::Ed25519 | KeyType::X25519) => {
+                Some(self.ed25519_to_x25519_private(private)?)
+            }
+            (KeyType::Ed25519, other) => {
+                return Err(Error::KeyTypeMismatch(KeyType::Ed25519, other));
+            }
+            _ => None,
+        };
+        let private = mapped_private.as_ref().unwrap_or(private);
+        let mapped_public = match (private.key_type(), public.key_type()) {
+            (KeyType::X25519, KeyType::Ed25519) => Some(self.ed25519_to_x25519_public(public)?),
+            _ => None,
+        };
+        self.ecdh(private, mapped_public.as_ref().unwrap_or(public))
     }
 }
 

@@ -7,7 +7,7 @@
 //! | MAC | HMAC 256/64, 256/256, 384/384, 512/512 |
 //! | AEAD | AES-CCM-16/64-64/128-128/256 (COSE 10-13, 30-33), A128GCM, A192GCM, A256GCM, ChaCha20/Poly1305 |
 //! | HKDF | SHA-256, SHA-512 |
-//! | ECDH | P-256, X25519 |
+//! | ECDH | P-256, X25519; Ed25519 keys mapped to X25519 (RFC 7748 §4.1) |
 //!
 //! ECDSA signatures are deterministic (RFC 6979); Ed25519 verification uses `verify_strict`
 //! (rejects small-order keys and non-canonical signatures).
@@ -309,5 +309,41 @@ impl EcdhBackend for RustCrypto {
             (KeyType::Ed25519, _) => Err(Error::UnsupportedKeyType(KeyType::Ed25519)),
             (a, b) => Err(Error::KeyTypeMismatch(a, b)),
         }
+    }
+
+    fn ed25519_to_x25519_public(&self, public: &PublicKey) -> Result<PublicKey> {
+        let vk = public
+            .prepared_ed25519()
+            .ok_or(Error::UnsupportedKeyType(public.key_type()))?;
+        // Small order covers y = 1 (the identity, u undefined) and y = -1 (u = 0), which the
+        // draft says to abort on, and the other low-order points X25519 would refuse anyway.
+        if vk.is_weak() {
+            return Err(Error::InvalidKey);
+        }
+        // curve25519-dalek's EdwardsPoint::to_montgomery: u = (1 + y) / (1 - y).
+        Ok(PublicKey::x25519(vk.to_montgomery().to_bytes()))
+    }
+
+    fn ed25519_to_x25519_private(&self, private: &PrivateKey) -> Result<PrivateKey> {
+        if private.key_type() != KeyType::Ed25519 {
+            return Err(Error::UnsupportedKeyType(private.key_type()));
+        }
+        let mut seed = secret32(private)?;
+        let sk = ed25519_dalek::SigningKey::from_bytes(&seed);
+        seed.zeroize();
+        // SHA-512(seed)[..32], RFC 8032 §5.1.5 step 1 (before pruning).
+        let mut scalar = sk.to_scalar_bytes();
+        // RFC 7748 §5 decodeScalar25519 clamping (X25519 clamps again; done here so the bytes
+        // equal libsodium's crypto_sign_ed25519_sk_to_curve25519).
+        if let Some(first) = scalar.first_mut() {
+            *first &= 248;
+        }
+        if let Some(last) = scalar.last_mut() {
+            *last &= 127;
+            *last |= 64;
+        }
+        let key = PrivateKey::from_bytes(KeyType::X25519, &scalar);
+        scalar.zeroize();
+        key
     }
 }

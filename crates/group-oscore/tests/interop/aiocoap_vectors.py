@@ -16,6 +16,12 @@ draft. For each file this script:
    byte for byte (aiocoap cannot protect group-mode responses: it answers group requests
    in pairwise mode).
 
+Files with an ``ecdh`` section (Ed25519 pairwise mode, keys mapped to X25519 as in draft
+§2.5.2.1) are first checked against aiocoap's Ed25519 -> X25519 conversions (a port of
+libsodium's ``crypto_sign_ed25519_pk_to_curve25519`` / ``_sk_to_curve25519``) and its
+"ECDH-SS + HKDF-256" static-static secret; steps 1-5 then run with aiocoap's own
+Ed25519 pairwise contexts.
+
 Compatibility option used: aiocoap's P-256 object reports the *signature* algorithm (-7)
 as 'alg_pairwise_key_agreement'; the newest draft (and our files) use ECDH-SS + HKDF-256
 (-27). We pass a P-256 object whose ``value`` is -27 (see README, `aiocoap_p256_pairwise_alg`).
@@ -32,7 +38,9 @@ import sys
 from aiocoap import Message, oscore
 from aiocoap.message import Direction
 from aiocoap.numbers.codes import Code
-from cryptography.hazmat.primitives.asymmetric import ec
+from aiocoap.util import cryptography_additions
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 VECTORS = pathlib.Path(__file__).resolve().parent.parent / "vectors"
 
@@ -48,6 +56,12 @@ SIGNATURE = {
     -8: oscore.algorithms_countersign["EdDSA on Ed25519"],
     -7: oscore.algorithms_countersign["ECDSA w/ SHA-256 on P-256"],
 }
+
+
+def ed25519_public(seed):
+    """The raw Ed25519 public key of a seed (what aiocoap's static-static object takes)."""
+    return ed25519.Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
 def h(s):
@@ -132,6 +146,29 @@ def check_file(path):
     server_id = h(v["server"]["sender_id"])
     client = context(v, "client", "server")
     server = context(v, "server", "client")
+
+    # 0. Ed25519 -> X25519 mapping (draft §2.5.2.1), where the file records it: aiocoap's
+    #    conversions (its port of libsodium's crypto_sign_ed25519_{pk,sk}_to_curve25519) and its
+    #    static-static ECDH on the Ed25519 keys
+    if "ecdh" in v:
+        e = v["ecdh"]
+        for who in ("client", "server"):
+            sk = ed25519.Ed25519PrivateKey.from_private_bytes(h(v[who]["private_key"]))
+            xsk = cryptography_additions.sk_to_curve25519(sk)
+            ck.eq(f"{who} X25519 private key", h(e[f"{who}_x25519_private_key"]),
+                  xsk.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                    serialization.NoEncryption()))
+            xpk = cryptography_additions.pk_to_curve25519(sk.public_key())
+            ck.eq(f"{who} X25519 public key (mapped Ed25519 public key)",
+                  h(e[f"{who}_x25519_public_key"]),
+                  xpk.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
+        ss = oscore.algorithms_staticstatic["ECDH-SS + HKDF-256"]
+        client_pub = ed25519_public(h(v["client"]["private_key"]))
+        server_pub = ed25519_public(h(v["server"]["private_key"]))
+        ck.eq("shared secret (client side)", h(e["shared_secret"]),
+              ss.staticstatic(h(v["client"]["private_key"]), server_pub))
+        ck.eq("shared secret (server side)", h(e["shared_secret"]),
+              ss.staticstatic(h(v["server"]["private_key"]), client_pub))
 
     # 1. derivation
     ck.eq("client Sender Key", h(v["client"]["sender_key"]), client._sender_key)
