@@ -42,7 +42,8 @@
 //! # Ok::<(), revocation::Error>(())
 //! ```
 //!
-//! Features: `std` (default; the RS purge glue in [`rs`]), `sqlite` (`SqliteTrlStore`).
+//! Features: `std` (default; the RS purge glue in [`rs`]), `sqlite` (`SqliteTrlStore`),
+//! `coap` (the TRL endpoint as an `ace-coap` resource, in `coap`).
 //! Spec: RFC 9770 (final text in `shared/specs/latest/`), section names cited per item.
 
 #![no_std]
@@ -62,6 +63,8 @@ extern crate alloc;
 extern crate std;
 
 pub mod client;
+#[cfg(feature = "coap")]
+pub mod coap;
 pub mod consts;
 pub mod engine;
 pub mod error;
