@@ -1,0 +1,229 @@
+//! The TOML configuration (`[as]`, `[rs]`, `[client]`, `[storage]`); unknown fields are
+//! errors. Paths are relative to the configuration file's directory.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::CliError;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Config {
+    /// The AS.
+    #[serde(rename = "as")]
+    pub(crate) as_: Option<AsSection>,
+    /// The RS.
+    pub(crate) rs: Option<RsSection>,
+    /// The client of `ace token request` / `ace client get`.
+    pub(crate) client: Option<ClientSection>,
+    /// Storage.
+    #[serde(default)]
+    pub(crate) storage: StorageSection,
+    /// Directory of the file (paths are relative to it).
+    #[serde(skip)]
+    pub(crate) dir: PathBuf,
+}
+
+/// `[as]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AsSection {
+    /// `iss` of issued tokens.
+    pub(crate) issuer: String,
+    /// CoAP address.
+    pub(crate) coap: SocketAddr,
+    /// Plain CoAP (loopback only).
+    #[serde(default)]
+    pub(crate) insecure: bool,
+    /// HTTPS address (optional).
+    pub(crate) https: Option<SocketAddr>,
+    /// TLS certificate chain (PEM); without it and `tls_key`, a self-signed certificate for
+    /// `localhost` is generated at start (logged as a warning).
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// TLS private key (PKCS#8 PEM).
+    pub(crate) tls_key: Option<PathBuf>,
+    /// P-256 private COSE_Key that signs tokens.
+    pub(crate) signing_key: PathBuf,
+    /// Token lifetime in seconds (default 3600).
+    #[serde(default = "default_lifetime")]
+    pub(crate) token_lifetime: u64,
+    /// The AS's OSCORE Sender ID (default "as").
+    #[serde(default = "default_as_id")]
+    pub(crate) oscore_sender_id: String,
+    /// Registered clients.
+    #[serde(default)]
+    pub(crate) clients: Vec<AsClient>,
+    /// Audiences the AS issues for.
+    #[serde(default)]
+    pub(crate) resource_servers: Vec<AsResourceServer>,
+}
+
+/// `[[as.clients]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AsClient {
+    /// `client_id`.
+    pub(crate) id: String,
+    /// What the policy allows (space-separated scope tokens).
+    #[serde(default)]
+    pub(crate) scope: String,
+    /// Audience of `scope` (and the default audience).
+    #[serde(default)]
+    pub(crate) audience: Option<String>,
+    /// Symmetric COSE_Key whose `k` is the client secret (insecure mode, HTTPS).
+    pub(crate) secret_file: Option<PathBuf>,
+    /// The client's OSCORE Sender ID towards the AS.
+    pub(crate) oscore_sender_id: Option<String>,
+    /// Symmetric COSE_Key whose `k` is the OSCORE Master Secret.
+    pub(crate) oscore_secret_file: Option<PathBuf>,
+    /// Audiences whose tokens this client may introspect.
+    #[serde(default)]
+    pub(crate) introspect: Vec<String>,
+}
+
+/// `[[as.resource_servers]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AsResourceServer {
+    /// Audience.
+    pub(crate) audience: String,
+}
+
+/// `[rs]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RsSection {
+    /// Audience.
+    pub(crate) audience: String,
+    /// CoAP address.
+    pub(crate) coap: SocketAddr,
+    /// The AS named in creation hints.
+    pub(crate) as_uri: String,
+    /// Accepted `iss`.
+    pub(crate) issuer: String,
+    /// The AS's P-256 public COSE_Key.
+    pub(crate) as_public_key: PathBuf,
+    /// The RS's OSCORE Sender ID (default "rs").
+    #[serde(default = "default_rs_id")]
+    pub(crate) oscore_sender_id: String,
+    /// Provisioned OSCORE peers.
+    #[serde(default)]
+    pub(crate) clients: Vec<RsClient>,
+}
+
+/// `[[rs.clients]]`: an OSCORE context provisioned for the holder of a P-256 key.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RsClient {
+    /// The client's Sender ID.
+    pub(crate) oscore_sender_id: String,
+    /// Symmetric COSE_Key with the Master Secret.
+    pub(crate) oscore_secret_file: PathBuf,
+    /// The client's P-256 public COSE_Key (the PoP key its tokens bind).
+    pub(crate) public_key: PathBuf,
+}
+
+/// `[client]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ClientSection {
+    /// `client_id`.
+    pub(crate) id: String,
+    /// The AS.
+    pub(crate) as_coap: SocketAddr,
+    /// The RS.
+    pub(crate) rs_coap: SocketAddr,
+    /// Audience to ask for.
+    pub(crate) audience: String,
+    /// The client's P-256 private COSE_Key (its PoP key).
+    pub(crate) key: PathBuf,
+    /// Sender ID towards the AS and the RS.
+    pub(crate) oscore_sender_id: String,
+    /// The AS's Sender ID.
+    #[serde(default = "default_as_id")]
+    pub(crate) as_sender_id: String,
+    /// The RS's Sender ID.
+    #[serde(default = "default_rs_id")]
+    pub(crate) rs_sender_id: String,
+    /// Master Secret shared with the AS (symmetric COSE_Key).
+    pub(crate) as_oscore_secret_file: PathBuf,
+    /// Master Secret shared with the RS (symmetric COSE_Key).
+    pub(crate) rs_oscore_secret_file: PathBuf,
+    /// Where the token is kept (default `token.cwt`).
+    #[serde(default = "default_token_file")]
+    pub(crate) token_file: PathBuf,
+}
+
+/// `[storage]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StorageSection {
+    /// SQLite file (default `ace.sqlite` next to the configuration; each service and the
+    /// client use `<stem>-as.sqlite`, `<stem>-rs.sqlite`, `<stem>-client.sqlite`).
+    pub(crate) path: Option<PathBuf>,
+}
+
+fn default_lifetime() -> u64 {
+    3600
+}
+fn default_as_id() -> String {
+    "as".into()
+}
+fn default_rs_id() -> String {
+    "rs".into()
+}
+fn default_token_file() -> PathBuf {
+    PathBuf::from("token.cwt")
+}
+
+impl Config {
+    /// Reads and checks the file.
+    ///
+    /// # Errors
+    /// [`CliError::Config`] with the file name and the TOML error.
+    pub(crate) fn load(path: &Path) -> Result<Self, CliError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| CliError::Config(format!("cannot read config {}: {e}", path.display())))?;
+        let mut cfg: Config = toml::from_str(&text).map_err(|e| {
+            let msg = e.message().replace('\n', " ");
+            let line = e
+                .span()
+                .map(|s| {
+                    text.get(..s.start)
+                        .map_or(0, |t| t.matches('\n').count() + 1)
+                })
+                .unwrap_or(0);
+            CliError::Config(format!("{}:{line}: {msg}", path.display()))
+        })?;
+        cfg.dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(cfg)
+    }
+
+    /// A path from the file, resolved against its directory.
+    #[must_use]
+    pub(crate) fn path(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.dir.join(p)
+        }
+    }
+
+    /// The SQLite file of `role` ("as", "rs", "client").
+    #[must_use]
+    pub(crate) fn db(&self, role: &str) -> PathBuf {
+        let base = self
+            .storage
+            .path
+            .as_deref()
+            .map_or_else(|| self.dir.join("ace.sqlite"), |p| self.path(p));
+        let stem = base
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "ace".into());
+        base.with_file_name(format!("{stem}-{role}.sqlite"))
+    }
+}

@@ -1,0 +1,501 @@
+//! `ace as serve`, `ace rs serve`, `ace token request`, `ace client get`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use ace_coap::{Code, Message, Router};
+use ace_core::{
+    AsConfig, AsEngine, ClientConfig, ClientCredential, ClientEngine, ClientInfo, CoapCode,
+    Confirmation, CreationHints, MemoryRegistry, ResourceServerInfo, RsConfig, RsEngine, Scope,
+    StaticPolicy, TokenFormat,
+};
+use ace_oscore::coap::{OscoreClient, OscoreLayer};
+use ace_oscore::{ContextParams, ContextSet, SecurityContext, SequenceStore};
+use ace_server::{AsService, RsService, SecurityMode, StoreSink};
+use ace_store::SqliteStore;
+use ace_token::crypto::{CryptoBackend, Rng, SecretBytes};
+use ace_token::{AceProfile, Algorithm, KeySet, PopKey, RustCrypto, TokenKey, UnixTime};
+
+use crate::CliError;
+use crate::config::Config;
+use crate::keys;
+
+fn coap_dtls() -> AceProfile {
+    AceProfile(ace_core::consts::profile::COAP_DTLS)
+}
+
+fn open_db(cfg: &Config, role: &str) -> Result<Arc<SqliteStore>, CliError> {
+    let path = cfg.db(role);
+    SqliteStore::open(&path)
+        .map(Arc::new)
+        .map_err(|e| CliError::Runtime(format!("cannot open {}: {e}", path.display())))
+}
+
+/// A context that continues after the persisted sequence number (RFC 8613 B.1.1) and asks
+/// the first request to prove freshness with Echo (B.1.2) when state was persisted before.
+fn context(
+    db: &SqliteStore,
+    secret: &[u8],
+    sender: &[u8],
+    recipient: &[u8],
+    record: Option<&[u8]>,
+) -> Result<SecurityContext<RustCrypto>, CliError> {
+    let params = ContextParams::new(secret, b"", sender, recipient);
+    let persisted = db
+        .sequence_store()
+        .get(sender, record)
+        .map_err(|e| CliError::Runtime(format!("SQLite: {e}")))?;
+    let ctx = match persisted {
+        Some(n) => {
+            let mut echo = [0u8; 8];
+            ace_token::crypto::os_rng().fill_bytes(&mut echo);
+            SecurityContext::restore(RustCrypto, params, n, &echo)
+        }
+        None => SecurityContext::new(RustCrypto, params),
+    };
+    ctx.map_err(|e| CliError::Config(format!("OSCORE context: {e}")))
+}
+
+/// ace-oscore's `SequenceStore` keys records by (Sender ID, ID Context); contexts of one
+/// server share its Sender ID, so two peers would share one record and a restart could
+/// restore a number below one already used. Until that is fixed there, one peer per service.
+fn one_oscore_peer(n: usize, table: &str) -> Result<(), CliError> {
+    if n > 1 {
+        return Err(CliError::Config(format!(
+            "[{table}]: more than one OSCORE client is not supported yet (sequence-number \
+             records would collide)"
+        )));
+    }
+    Ok(())
+}
+
+fn bind_err(e: ace_server::Error) -> CliError {
+    match e {
+        ace_server::Error::AddressInUse { addr } => {
+            CliError::AddressInUse(format!("address {addr} is already in use"))
+        }
+        ace_server::Error::Bind { addr, source } => {
+            CliError::AddressInUse(format!("cannot bind {addr}: {source}"))
+        }
+        ace_server::Error::InsecureNotLoopback { addr } => CliError::Config(format!(
+            "insecure mode is only allowed on loopback addresses, not {addr}"
+        )),
+        other => CliError::Runtime(other.to_string()),
+    }
+}
+
+async fn shutdown_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("shutting down");
+}
+
+/// `ace as serve`.
+pub(crate) async fn as_serve(
+    cfg: &Config,
+    coap: Option<SocketAddr>,
+    insecure: bool,
+) -> Result<(), CliError> {
+    let s = cfg
+        .as_
+        .as_ref()
+        .ok_or_else(|| CliError::Config("the configuration has no [as] table".into()))?;
+    let addr = coap.unwrap_or(s.coap);
+    let mode = if insecure || s.insecure {
+        SecurityMode::Insecure
+    } else {
+        SecurityMode::Oscore
+    };
+    let signing_key = keys::read_p256_private(&cfg.path(&s.signing_key))?;
+    one_oscore_peer(
+        s.clients
+            .iter()
+            .filter(|c| c.oscore_sender_id.is_some())
+            .count(),
+        "as",
+    )?;
+    let mut http_clients = ace_server::http::HttpClients::new();
+    let mut registry = MemoryRegistry::new();
+    let mut policy = StaticPolicy::new();
+    let mut contexts = Vec::new();
+    for c in &s.clients {
+        let mut info = ClientInfo::new(c.id.clone()).with_profile(coap_dtls());
+        if let Some(a) = &c.audience {
+            info = info.with_default_audience(a.clone());
+            if !c.scope.is_empty() {
+                policy = policy.allow(&c.id, a, Scope::Text(c.scope.clone()));
+            }
+        }
+        if c.scope.is_empty() {
+            info = info.with_grant_types(&[]);
+        }
+        if let Some(f) = &c.secret_file {
+            let k = keys::read_symmetric(&cfg.path(f))?;
+            info = info.with_credential(ClientCredential::Secret(SecretBytes::from_slice(&k)));
+            http_clients = http_clients.with(c.id.clone(), &k);
+        }
+        match (&c.oscore_sender_id, &c.oscore_secret_file) {
+            (Some(id), Some(f)) => {
+                let k = keys::read_symmetric(&cfg.path(f))?;
+                info = info.with_credential(ClientCredential::PskIdentity(id.as_bytes().to_vec()));
+                contexts.push((k, id.clone()));
+            }
+            (None, None) => {}
+            _ => {
+                return Err(CliError::Config(format!(
+                    "client {}: oscore_sender_id and oscore_secret_file go together",
+                    c.id
+                )));
+            }
+        }
+        if !c.introspect.is_empty() {
+            let a: Vec<&str> = c.introspect.iter().map(String::as_str).collect();
+            info = info.with_introspection(&a);
+        }
+        registry = registry.with_client(info);
+    }
+    for rs in &s.resource_servers {
+        let mut info = ResourceServerInfo::new(
+            rs.audience.clone(),
+            coap_dtls(),
+            TokenFormat::Sign1 {
+                alg: Algorithm::ES256,
+                key: signing_key.clone(),
+                kid: Some(b"as-key".to_vec()),
+            },
+        );
+        info.lifetime = s.token_lifetime;
+        registry = registry.with_resource_server(info);
+    }
+    let db = open_db(cfg, "as")?;
+    let mut engine = AsEngine::new(
+        AsConfig::new(s.issuer.clone()),
+        Box::new(registry),
+        Box::new(policy),
+        Box::new(db.token_store()),
+        Arc::new(RustCrypto),
+    );
+    for (aud, seq) in db
+        .as_exi_sequences()
+        .map_err(|e| CliError::Runtime(format!("SQLite: {e}")))?
+    {
+        engine.restore_exi_sequence(aud, seq);
+    }
+    let service = AsService::new(engine).with_sink(Arc::new(StoreSink(db.clone())));
+    let config = ace_coap::Config::default();
+    let maintain = tokio::spawn(service.clone().maintain(std::time::Duration::from_secs(5)));
+    let https = match s.https {
+        None => None,
+        Some(addr) => {
+            let tls = match (&s.tls_cert, &s.tls_key) {
+                (Some(c), Some(k)) => {
+                    ace_server::http::server_config_from_pem(&cfg.path(c), &cfg.path(k))
+                        .map_err(|e| CliError::KeyFile(e.to_string()))?
+                }
+                (None, None) => {
+                    tracing::warn!(
+                        "no tls_cert/tls_key: using a self-signed certificate for localhost"
+                    );
+                    let (c, k) = ace_server::http::self_signed(&["localhost"])
+                        .map_err(|e| CliError::Runtime(e.to_string()))?;
+                    ace_server::http::server_config(c, k)
+                        .map_err(|e| CliError::Runtime(e.to_string()))?
+                }
+                _ => {
+                    return Err(CliError::Config(
+                        "[as]: tls_cert and tls_key go together".into(),
+                    ));
+                }
+            };
+            let listener = ace_server::http::TlsListener::bind(addr, tls)
+                .await
+                .map_err(bind_err)?;
+            println!("AS (HTTPS) listening on https://{addr}");
+            let router = ace_server::http::router(service.clone(), http_clients);
+            Some(tokio::spawn(ace_server::http::serve(
+                listener,
+                router,
+                shutdown_signal(),
+            )))
+        }
+    };
+    let result = match mode {
+        SecurityMode::Insecure => {
+            ace_server::check_insecure_allowed(addr, "as").map_err(bind_err)?;
+            let server = ace_server::bind_coap(addr, config, service.router(), ace_coap::PlainCoap)
+                .await
+                .map_err(bind_err)?;
+            run(server, "AS (insecure CoAP)").await
+        }
+        SecurityMode::Oscore => {
+            let mut set = ContextSet::new();
+            for (secret, id) in &contexts {
+                set.insert(context(
+                    &db,
+                    secret,
+                    s.oscore_sender_id.as_bytes(),
+                    id.as_bytes(),
+                    None,
+                )?);
+            }
+            let layer = OscoreLayer::new(set, db.sequence_store());
+            let server = ace_server::bind_coap(addr, config, service.router(), layer)
+                .await
+                .map_err(bind_err)?;
+            run(server, "AS (CoAP + OSCORE)").await
+        }
+    };
+    maintain.abort();
+    if let Some(h) = https {
+        let _ = h.await;
+    }
+    result
+}
+
+async fn run<S: ace_coap::SecurityLayer>(
+    server: ace_coap::Server<S>,
+    what: &str,
+) -> Result<(), CliError> {
+    let addr = server
+        .local_addr()
+        .map_err(|e| CliError::Runtime(e.to_string()))?;
+    let handle = server.handle();
+    tracing::info!(%addr, "{what} listening");
+    println!("{what} listening on coap://{addr}");
+    let serve = tokio::spawn(server.serve());
+    shutdown_signal().await;
+    handle.shutdown().await;
+    let _ = serve.await;
+    Ok(())
+}
+
+/// `ace rs serve`.
+pub(crate) async fn rs_serve(cfg: &Config, coap: Option<SocketAddr>) -> Result<(), CliError> {
+    let s = cfg
+        .rs
+        .as_ref()
+        .ok_or_else(|| CliError::Config("the configuration has no [rs] table".into()))?;
+    let addr = coap.unwrap_or(s.coap);
+    let as_public = keys::read_p256_public(&cfg.path(&s.as_public_key))?;
+    one_oscore_peer(s.clients.len(), "rs")?;
+    let db = open_db(cfg, "rs")?;
+    let mut rs_cfg = RsConfig::new(s.audience.clone(), s.as_uri.clone());
+    rs_cfg.issuers = vec![s.issuer.clone()];
+    rs_cfg.scope_map = ace_server::demo::scope_map();
+    let keyset = KeySet::new().with(
+        TokenKey::public(as_public)
+            .with_kid(*b"as-key")
+            .with_issuer(s.issuer.clone()),
+    );
+    let engine = RsEngine::new(
+        rs_cfg,
+        Box::new(keyset),
+        Arc::new(RustCrypto),
+        Box::new(
+            db.accepted_tokens()
+                .map_err(|e| CliError::Runtime(format!("SQLite: {e}")))?,
+        ),
+    )
+    .with_exi_highest_expired(
+        db.rs_exi_highest_expired()
+            .map_err(|e| CliError::Runtime(format!("SQLite: {e}")))?,
+    );
+    let mut set = ContextSet::new();
+    let mut peers = Vec::new();
+    for c in &s.clients {
+        let secret = keys::read_symmetric(&cfg.path(&c.oscore_secret_file))?;
+        let public = keys::read_p256_public(&cfg.path(&c.public_key))?;
+        set.insert(context(
+            &db,
+            &secret,
+            s.oscore_sender_id.as_bytes(),
+            c.oscore_sender_id.as_bytes(),
+            None,
+        )?);
+        peers.push((c.oscore_sender_id.as_bytes().to_vec(), public));
+    }
+    let map: ace_server::IdentityMap = Arc::new(move |p: &ace_coap::PeerIdentity| match p {
+        ace_coap::PeerIdentity::Oscore { sender_id, .. } => peers
+            .iter()
+            .find(|(id, _)| id == sender_id)
+            .map_or(ace_core::ChannelIdentity::Anonymous, |(_, k)| {
+                ace_core::ChannelIdentity::RawPublicKey(k.clone())
+            }),
+        _ => ace_core::ChannelIdentity::Anonymous,
+    });
+    let service = RsService::new(engine)
+        .with_sink(Arc::new(StoreSink(db.clone())))
+        .with_identity_map(map);
+    let state = ace_server::demo::DemoState::default();
+    let router = ace_server::demo::mount(&service, Router::new(), &state);
+    let layer = OscoreLayer::new(set, db.sequence_store()).allow_unprotected(true);
+    let server = ace_server::bind_coap(addr, ace_coap::Config::default(), router, layer)
+        .await
+        .map_err(bind_err)?;
+    let counter = tokio::spawn(ace_server::demo::run_counter(
+        server.handle(),
+        state,
+        std::time::Duration::from_secs(1),
+    ));
+    let maintain = tokio::spawn(service.clone().maintain(std::time::Duration::from_secs(1)));
+    let r = run(server, "RS (CoAP, OSCORE resources)").await;
+    counter.abort();
+    maintain.abort();
+    r
+}
+
+struct ClientSide {
+    to_as: OscoreClient<RustCrypto>,
+    to_rs: OscoreClient<RustCrypto>,
+    coap: ace_coap::Client,
+    engine: ClientEngine,
+    as_addr: SocketAddr,
+    rs_addr: SocketAddr,
+}
+
+async fn client_side(cfg: &Config) -> Result<ClientSide, CliError> {
+    let s = cfg
+        .client
+        .as_ref()
+        .ok_or_else(|| CliError::Config("the configuration has no [client] table".into()))?;
+    let key = keys::read_p256_private(&cfg.path(&s.key))?;
+    let public = RustCrypto
+        .public_key(&key)
+        .map_err(|e| CliError::Config(format!("client key: {e}")))?;
+    let as_secret = keys::read_symmetric(&cfg.path(&s.as_oscore_secret_file))?;
+    let rs_secret = keys::read_symmetric(&cfg.path(&s.rs_oscore_secret_file))?;
+    let db = open_db(cfg, "client")?;
+    // Two contexts with the same Sender ID need separate sequence records: the RS one is
+    // keyed with the ID Context slot set to the RS's Sender ID.
+    let to_as_ctx = context(
+        &db,
+        &as_secret,
+        s.oscore_sender_id.as_bytes(),
+        s.as_sender_id.as_bytes(),
+        None,
+    )?;
+    let to_rs_ctx = context(
+        &db,
+        &rs_secret,
+        s.oscore_sender_id.as_bytes(),
+        s.rs_sender_id.as_bytes(),
+        Some(RS_RECORD),
+    )?;
+    let (coap, driver) = ace_coap::Client::bind(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        ace_coap::Config::default(),
+    )
+    .await
+    .map_err(|e| CliError::Runtime(e.to_string()))?;
+    tokio::spawn(driver.run());
+    let mut config = ClientConfig::new(s.id.clone());
+    config.req_cnf = Some(Confirmation::cose_key(PopKey::public(public)));
+    Ok(ClientSide {
+        to_as: OscoreClient::new(coap.clone(), to_as_ctx, db.sequence_store()),
+        to_rs: OscoreClient::new(coap.clone(), to_rs_ctx, SeparateSeq(db.clone())),
+        coap,
+        engine: ClientEngine::new(config),
+        as_addr: s.as_coap,
+        rs_addr: s.rs_coap,
+    })
+}
+
+const RS_RECORD: &[u8] = b"rs-channel";
+
+/// Sequence records of the client ↔ RS context, kept apart from the client ↔ AS one.
+struct SeparateSeq(Arc<SqliteStore>);
+
+impl SequenceStore for SeparateSeq {
+    fn persist(
+        &mut self,
+        sender_id: &[u8],
+        _id_context: Option<&[u8]>,
+        value: u64,
+    ) -> Result<(), ace_oscore::PersistError> {
+        let mut s = self.0.sequence_store();
+        s.persist(sender_id, Some(RS_RECORD), value)
+    }
+}
+
+fn oscore_err(e: &ace_oscore::Error) -> CliError {
+    CliError::Runtime(format!("OSCORE: {e}"))
+}
+
+/// `ace token request`: asks the AS for a token, stores it in `token_file`, and with
+/// `upload` POSTs it to the RS's `/authz-info`.
+pub(crate) async fn token_request(cfg: &Config, scope: &str, upload: bool) -> Result<(), CliError> {
+    let s = cfg
+        .client
+        .as_ref()
+        .ok_or_else(|| CliError::Config("the configuration has no [client] table".into()))?;
+    let c = client_side(cfg).await?;
+    let hints = CreationHints {
+        as_uri: Some(format!("coap://{}/token", c.as_addr)),
+        audience: Some(s.audience.clone()),
+        ..CreationHints::default()
+    };
+    let step = c
+        .engine
+        .request_token(&hints, Some(Scope::Text(scope.to_owned())))
+        .map_err(|e| CliError::Runtime(e.to_string()))?;
+    let payload = step
+        .payload()
+        .map_err(|e| CliError::Runtime(e.to_string()))?;
+    let resp = c
+        .to_as
+        .request(
+            c.as_addr,
+            Message::request(Code::POST, "/token")
+                .with_payload(payload)
+                .with_content_format(19),
+        )
+        .await
+        .map_err(|e| oscore_err(&e))?;
+    let info = step
+        .handle_response(
+            UnixTime::now(),
+            CoapCode {
+                class: resp.code.class(),
+                detail: resp.code.detail(),
+            },
+            &resp.payload,
+        )
+        .map_err(|e| CliError::Runtime(format!("token request refused: {e}")))?;
+    let path = cfg.path(&s.token_file);
+    std::fs::write(&path, &info.token)
+        .map_err(|e| CliError::Runtime(format!("cannot write {}: {e}", path.display())))?;
+    println!(
+        "token: {} bytes, expires in {} s, written to {}",
+        info.token.len(),
+        info.expires_at.0.saturating_sub(UnixTime::now().0),
+        path.display()
+    );
+    if upload {
+        let (cf, req) = info.authz_info_request();
+        let body = req.encode().map_err(|e| CliError::Runtime(e.to_string()))?;
+        let r = c
+            .coap
+            .post(c.rs_addr, "/authz-info", body, Some(cf.0))
+            .await
+            .map_err(|e| CliError::Runtime(e.to_string()))?;
+        println!("authz-info: {}", r.code);
+        if r.code != Code::CREATED {
+            return Err(CliError::Runtime(format!(
+                "the RS refused the token: {}",
+                r.code
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `ace client get PATH`: GET over OSCORE from the RS; prints the code and payload.
+pub(crate) async fn client_get(cfg: &Config, path: &str) -> Result<Code, CliError> {
+    let c = client_side(cfg).await?;
+    let r = c
+        .to_rs
+        .request(c.rs_addr, Message::request(Code::GET, path))
+        .await
+        .map_err(|e| oscore_err(&e))?;
+    println!("{} {}", r.code, String::from_utf8_lossy(&r.payload));
+    Ok(r.code)
+}
