@@ -50,6 +50,11 @@ pub enum Error {
     /// The body type cannot be sent as a request (e.g. an `ip`).
     #[error("{0} is not a request message")]
     NotARequest(BodyType),
+    /// The request came in a Non-confirmable (NON) CoAP message; CMP over CoAP requests
+    /// must be Confirmable (RFC 9482 §2.3 as recalled, digest CMP-003, marked "memory";
+    /// [`crate::ServerConfig::require_confirmable`]).
+    #[error("CMP over CoAP requests must be Confirmable (CON), not NON")]
+    NotConfirmable,
     /// A message is larger than the configured limit.
     #[error("message of {size} bytes exceeds the limit of {limit}")]
     TooLarge {
@@ -114,7 +119,9 @@ impl Error {
     #[must_use]
     pub fn to_code(&self) -> Code {
         match self {
-            Self::Malformed(_) | Self::NotARequest(_) | Self::Misuse(_) => Code::BAD_REQUEST,
+            Self::Malformed(_) | Self::NotARequest(_) | Self::NotConfirmable | Self::Misuse(_) => {
+                Code::BAD_REQUEST
+            }
             Self::UnsupportedContentFormat(_) => Code::UNSUPPORTED_CONTENT_FORMAT,
             Self::NotFound(_) => Code::NOT_FOUND,
             Self::TooLarge { .. } => Code::REQUEST_ENTITY_TOO_LARGE,
@@ -202,6 +209,7 @@ mod tests {
                 Code::BAD_REQUEST,
             ),
             (Error::NotARequest(BodyType::Ip), Code::BAD_REQUEST),
+            (Error::NotConfirmable, Code::BAD_REQUEST),
             (Error::Misuse("x"), Code::BAD_REQUEST),
             (
                 Error::UnsupportedContentFormat(Some(0)),

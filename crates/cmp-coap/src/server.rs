@@ -2,12 +2,16 @@
 //! resource at `/.well-known/cmp` (subtree), and a [`CmpServer`] that runs it.
 //!
 //! ```text
-//!  CoAP POST (Block1 reassembled by ace-coap) ──▶ check_request ──4.xx──▶ error response
+//!  CoAP POST (Block1 reassembled by ace-coap)
+//!        ▼
+//!  check_message_type (NON → 4.00) ─▶ check_request ──4.xx──▶ error response
 //!        │ ok: (CmpPath, MessageInfo)
 //!        ▼
-//!  permit (max_concurrent, else 5.03 + Max-Age) ─▶ empty ACK now (separate response)
+//!  permit (max_concurrent, else 5.03 + Max-Age) ─▶ Handled::Deferred
 //!        ▼
-//!  tokio task: CmpHandler::handle(request) within handler_timeout
+//!  tokio task: CmpHandler::handle(request) within handler_timeout; ace-coap piggybacks
+//!  the response on the ACK if it is ready within `Config::piggyback_window`, else
+//!  empty ACK then separate CON response
 //!        ▼
 //!  PKIMessage? ──yes──▶ 2.04 (or 2.05) + CF 259 (Block2 when large)
 //!        └─no / Err(e) ──▶ e.to_code() (+ diagnostic payload)
@@ -75,6 +79,12 @@ pub struct ServerConfig {
     pub max_concurrent: usize,
     /// Max-Age (seconds) sent with 5.03 (default 5).
     pub busy_max_age: u32,
+    /// Refuse requests that arrive in a Non-confirmable (NON) message with 4.00 (default
+    /// on). The rule "each CoAP request MUST be a Confirmable message" is RFC 9482 §2.3
+    /// **as recalled** (digest CMP-003, marked "memory"; the RFC text is not on this machine and
+    /// draft-01 does not say it), hence an option; turn it off to serve NON requests
+    /// (answered with NON responses).
+    pub require_confirmable: bool,
 }
 
 impl Default for ServerConfig {
@@ -86,8 +96,21 @@ impl Default for ServerConfig {
             handler_timeout: Duration::from_secs(60),
             max_concurrent: 64,
             busy_max_age: 5,
+            require_confirmable: true,
         }
     }
+}
+
+/// Checks the CoAP message type of a CMP request (sans-IO): with
+/// [`ServerConfig::require_confirmable`] a NON request is refused.
+///
+/// # Errors
+/// [`Error::NotConfirmable`] for a NON request when Confirmable is required.
+pub fn check_message_type(confirmable: bool, config: &ServerConfig) -> Result<()> {
+    if config.require_confirmable && !confirmable {
+        return Err(Error::NotConfirmable);
+    }
+    Ok(())
 }
 
 /// Checks a CoAP request for a CMP resource (sans-IO): path, Content-Format, size, DER,
@@ -179,7 +202,9 @@ impl<H: CmpHandler> CmpResource<H> {
 
 impl<H: CmpHandler> Resource for CmpResource<H> {
     fn handle(&mut self, request: &Request) -> Handled {
-        let (cmp_path, info) = match check_request(&request.message, request.path(), &self.config) {
+        let checked = check_message_type(request.confirmable(), &self.config)
+            .and_then(|()| check_request(&request.message, request.path(), &self.config));
+        let (cmp_path, info) = match checked {
             Ok(v) => v,
             Err(e) => {
                 tracing::debug!(peer = %request.peer, error = %e, "CMP request refused");

@@ -567,3 +567,93 @@ async fn client_refuses_bad_requests_and_bad_responses() {
         .unwrap_err();
     assert_eq!(e, Error::TransactionIdMismatch);
 }
+
+fn cmp_post(body: Vec<u8>) -> Message {
+    let mut m = Message::request(Code::POST, "/.well-known/cmp")
+        .with_content_format(content_format::PKIXCMP);
+    m.payload = body;
+    m
+}
+
+#[tokio::test]
+async fn non_request_is_refused_unless_configured() {
+    let ip = data("ir-rsp.der");
+    let (up, seen) = fake_upstream(Mode::Reply(ip.clone())).await;
+    let proxy = start_proxy(up, |_| {}).await;
+    let c = coap_client(6).await;
+    // NON POST with a valid ir → 4.00 (CMP over CoAP requests are Confirmable), nothing
+    // forwarded
+    let r = tokio::time::timeout(LIMIT, c.request(proxy, cmp_post(data("ir.der")), false))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.code, Code::BAD_REQUEST);
+    assert!(
+        String::from_utf8_lossy(&r.payload).contains("Confirmable"),
+        "diagnostic payload names the rule"
+    );
+    assert!(seen.lock().unwrap().is_empty());
+    // the same request as CON goes through
+    let r = tokio::time::timeout(LIMIT, c.request(proxy, cmp_post(data("ir.der")), true))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((r.code, r.payload.len()), (Code::CHANGED, ip.len()));
+    assert_eq!(seen.lock().unwrap().len(), 1);
+
+    // with require_confirmable off a NON request is served (NON response)
+    let lenient = start_proxy(up, |c| c.server.require_confirmable = false).await;
+    let r = tokio::time::timeout(LIMIT, c.request(lenient, cmp_post(data("ir.der")), false))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.code, Code::CHANGED);
+    assert_eq!(r.payload, ip);
+    assert_eq!(seen.lock().unwrap().len(), 2);
+}
+
+/// A CoAP CON POST of `body` to `/.well-known/cmp` with Content-Format 259, encoded by
+/// hand (RFC 7252 §3) so that the test sees the proxy's datagrams exactly.
+fn con_post_datagram(mid: u16, token: u8, body: &[u8]) -> Vec<u8> {
+    let mut d = vec![0x41, 0x02]; // ver 1, CON, TKL 1; POST
+    d.extend_from_slice(&mid.to_be_bytes());
+    d.push(token);
+    d.push(0xBB); // Uri-Path (11), length 11
+    d.extend_from_slice(b".well-known");
+    d.push(0x03); // Uri-Path, length 3
+    d.extend_from_slice(b"cmp");
+    d.extend_from_slice(&[0x12, 0x01, 0x03]); // Content-Format (12) = 259
+    d.push(0xFF);
+    d.extend_from_slice(body);
+    d
+}
+
+#[tokio::test]
+async fn fast_upstream_answer_is_piggybacked_on_the_ack() {
+    // ace-coap's piggyback window (default 100 ms): an upstream that answers at once gets
+    // its ip into the ACK of the client's CON: one datagram back, no separate response.
+    let ip = data("ir-rsp.der");
+    let (up, seen) = fake_upstream(Mode::Reply(ip.clone())).await;
+    let proxy = start_proxy(up, |_| {}).await;
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    sock.send_to(&con_post_datagram(0x7A7A, 0x5C, &data("ir.der")), proxy)
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 2048];
+    let (n, from) = tokio::time::timeout(LIMIT, sock.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(from, proxy);
+    let d = &buf[..n];
+    assert_eq!(d[0] >> 6, 1, "version 1");
+    assert_eq!((d[0] >> 4) & 3, 2, "type ACK");
+    assert_eq!(d[0] & 0x0F, 1, "TKL 1");
+    assert_eq!(d[1], 0x44, "2.04 Changed piggybacked");
+    assert_eq!(&d[2..5], &[0x7A, 0x7A, 0x5C], "request's MID and token");
+    assert!(d.ends_with(&ip), "the ip is the ACK's payload");
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    // nothing else follows (no separate CON response, no second ACK)
+    let more = tokio::time::timeout(Duration::from_millis(400), sock.recv_from(&mut buf)).await;
+    assert!(more.is_err(), "no further datagram: {more:?}");
+}

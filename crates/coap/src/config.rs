@@ -158,6 +158,17 @@ pub struct Config {
     pub notification_con_interval: Duration,
     /// Group communication (RFC 7252 §8) settings for requests received via multicast.
     pub multicast: MulticastConfig,
+    /// Piggyback window for deferred responses (default 100 ms). When a resource answers
+    /// a CON request with [`crate::Handled::Deferred`], the engine holds the empty ACK back
+    /// for this long (RFC 7252 §5.2.2: "the server may wait a short time"): a response
+    /// given to [`crate::Endpoint::respond`] within the window is piggybacked on the ACK
+    /// (one datagram); otherwise the empty ACK goes out when the window ends and the
+    /// response follows as a separate CON. Duplicates of the request that arrive during
+    /// the window are ignored (the handler does not run again; the one ACK still comes).
+    /// `Duration::ZERO` sends the empty ACK at once. The window is capped at half of
+    /// ACK_TIMEOUT, so the client's first retransmission (after at least ACK_TIMEOUT) is
+    /// not provoked.
+    pub piggyback_window: Duration,
 }
 
 /// How a server answers requests that arrived via multicast (RFC 7252 §8.2,
@@ -208,9 +219,13 @@ impl Default for Config {
             block_lifetime: None,
             notification_con_interval: Duration::from_secs(24 * 3600),
             multicast: MulticastConfig::default(),
+            piggyback_window: DEFAULT_PIGGYBACK_WINDOW,
         }
     }
 }
+
+/// Default of [`Config::piggyback_window`]: 100 ms, well below ACK_TIMEOUT (2 s).
+pub const DEFAULT_PIGGYBACK_WINDOW: Duration = Duration::from_millis(100);
 
 impl Config {
     pub(crate) fn szx(&self) -> u8 {
@@ -224,6 +239,10 @@ impl Config {
     /// Granularity of the Message ID allocator's runs (EXCHANGE_LIFETIME / 256, ≥ 1 ms).
     pub(crate) fn mid_granularity(&self) -> Duration {
         (self.transmission.exchange_lifetime() / 256).max(Duration::from_millis(1))
+    }
+    /// [`Config::piggyback_window`], at most ACK_TIMEOUT / 2.
+    pub(crate) fn effective_piggyback_window(&self) -> Duration {
+        self.piggyback_window.min(self.transmission.ack_timeout / 2)
     }
     pub(crate) fn block_lifetime(&self) -> Duration {
         self.block_lifetime

@@ -55,6 +55,7 @@ pub struct Request {
     pub(crate) id: RequestId,
     pub(crate) path: String,
     pub(crate) is_notification: bool,
+    pub(crate) confirmable: bool,
 }
 
 impl Request {
@@ -71,7 +72,24 @@ impl Request {
             id: RequestId(0),
             path,
             is_notification: false,
+            confirmable: true,
         })
+    }
+    /// Sets the message type [`Request::confirmable`] reports (a request built with
+    /// [`Request::new`] is confirmable).
+    #[must_use]
+    pub fn with_confirmable(mut self, confirmable: bool) -> Self {
+        self.confirmable = confirmable;
+        self
+    }
+    /// True when the request arrived in a Confirmable (CON) message, false for a
+    /// Non-confirmable (NON) one (RFC 7252 §4.2/§4.3; always false for a multicast
+    /// request). With OSCORE this is the outer message's type (the type is not
+    /// protected, RFC 8613 §4.2). For a notification re-run ([`Request::is_notification`])
+    /// it is the type of the registration request.
+    #[must_use]
+    pub fn confirmable(&self) -> bool {
+        self.confirmable
     }
     /// The id to pass to [`crate::Endpoint::respond`] after [`Handled::Deferred`].
     #[must_use]
@@ -107,8 +125,9 @@ pub enum Handled {
     /// Answer now (piggybacked on the ACK for a CON request).
     Response(Message),
     /// Answer later with [`crate::Endpoint::respond`] (or the shell's handle). For a CON
-    /// request the engine sends an empty ACK now and the response later as a separate
-    /// CON response (RFC 7252 §5.2.2).
+    /// request the engine waits up to [`crate::Config::piggyback_window`] for the
+    /// response and piggybacks it on the ACK; after that it sends an empty ACK and the
+    /// response later as a separate CON response (RFC 7252 §5.2.2).
     Deferred,
 }
 

@@ -61,6 +61,8 @@ pub(crate) struct Observer<C> {
     identity: PeerIdentity,
     context: C,
     szx: u8,
+    /// The registration request was CON (reported by [`Request::confirmable`] on re-runs).
+    confirmable: bool,
     last_con: Instant,
     pub(crate) pending_con: Option<u16>,
     pub(crate) recent_mids: VecDeque<u16>,
@@ -87,6 +89,9 @@ pub(crate) struct Deferred<C> {
     kind: DeferredKind,
     context: Option<C>,
     expires: Instant,
+    /// A CON request whose empty ACK is still held back (piggyback window): the ACK
+    /// goes out at this instant unless the response comes first.
+    ack_at: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -249,6 +254,7 @@ impl<S: SecurityLayer> Endpoint<S> {
             id: RequestId(id),
             path: plan.path.clone(),
             is_notification: false,
+            confirmable: plan.reply.confirmable,
         };
         self.stats.requests_handled += 1;
         match self.router.route(&request) {
@@ -260,11 +266,17 @@ impl<S: SecurityLayer> Endpoint<S> {
                     return;
                 }
                 let mut plan = plan;
+                let mut ack_at = None;
                 if plan.reply.confirmable {
-                    // RFC 7252 §5.2.2: acknowledge now, answer later in a CON.
-                    let ack = self.send_empty(peer, MessageType::Acknowledgement, plan.reply.mid);
-                    self.dedup.set_reply((peer, plan.reply.mid), ack);
-                    plan.reply.separate = true;
+                    // RFC 7252 §5.2.2: the server may wait a short time for the response
+                    // before sending the empty ACK; a response ready within the piggyback
+                    // window goes in the ACK (one datagram instead of three).
+                    let window = self.config.effective_piggyback_window();
+                    if window.is_zero() {
+                        self.send_separate_ack(peer, &mut plan);
+                    } else {
+                        ack_at = Some(later(now, window));
+                    }
                 }
                 let expires = later(now, self.config.block_lifetime());
                 self.deferred.insert(
@@ -273,10 +285,19 @@ impl<S: SecurityLayer> Endpoint<S> {
                         kind: DeferredKind::Request(Box::new(plan)),
                         context: Some(context),
                         expires,
+                        ack_at,
                     },
                 );
             }
         }
+    }
+
+    /// Sends the empty ACK for a deferred CON request: the response will follow as a
+    /// separate CON (RFC 7252 §5.2.2). Duplicates of the request get the same ACK.
+    fn send_separate_ack(&mut self, peer: SocketAddr, plan: &mut Plan) {
+        let ack = self.send_empty(peer, MessageType::Acknowledgement, plan.reply.mid);
+        self.dedup.set_reply((peer, plan.reply.mid), ack);
+        plan.reply.separate = true;
     }
 
     /// Response to a request the router handled: Block1 echo, Observe registration,
@@ -331,6 +352,7 @@ impl<S: SecurityLayer> Endpoint<S> {
                         identity,
                         context,
                         szx,
+                        confirmable: plan.reply.confirmable,
                         last_con: now,
                         pending_con: None,
                         recent_mids: VecDeque::new(),
@@ -639,6 +661,7 @@ impl<S: SecurityLayer> Endpoint<S> {
                 id: RequestId(id),
                 path: o.path.clone(),
                 is_notification: true,
+                confirmable: o.confirmable,
             };
             self.stats.requests_handled += 1;
             match self.router.route(&request) {
@@ -652,6 +675,7 @@ impl<S: SecurityLayer> Endpoint<S> {
                                 kind: DeferredKind::Notification(key),
                                 context: None,
                                 expires,
+                                ack_at: None,
                             },
                         );
                     }
@@ -756,13 +780,34 @@ impl<S: SecurityLayer> Endpoint<S> {
     }
 
     pub(super) fn server_timeouts(&mut self, now: Instant) {
+        // Piggyback windows that ended without a response: empty ACK now, the response
+        // follows as a separate CON (RFC 7252 §5.2.2).
+        let mut acks: Vec<(Instant, u64, SocketAddr, u16)> = Vec::new();
+        for (id, d) in &mut self.deferred {
+            if let Some(at) = d.ack_at.filter(|at| *at <= now) {
+                d.ack_at = None;
+                if let DeferredKind::Request(plan) = &mut d.kind {
+                    plan.reply.separate = true;
+                    acks.push((at, *id, plan.reply.peer, plan.reply.mid));
+                }
+            }
+        }
+        acks.sort_unstable();
+        for (_, _, peer, mid) in acks {
+            let ack = self.send_empty(peer, MessageType::Acknowledgement, mid);
+            self.dedup.set_reply((peer, mid), ack);
+        }
         self.deferred.retain(|_, d| d.expires > now);
         self.block1.retain(|_, a| a.expires > now);
         self.block2_cache.retain(|c| c.expires > now);
     }
 
     pub(super) fn server_next_timeout(&self) -> Option<Instant> {
-        let d = self.deferred.values().map(|d| d.expires).min();
+        let d = self
+            .deferred
+            .values()
+            .map(|d| d.ack_at.unwrap_or(d.expires).min(d.expires))
+            .min();
         let b1 = self.block1.values().map(|a| a.expires).min();
         let b2 = self.block2_cache.iter().map(|c| c.expires).min();
         [d, b1, b2].into_iter().flatten().min()

@@ -2096,3 +2096,308 @@ fn multicast_client_collects_responses_from_every_server() {
     let _ = c.poll_transmit(t, &mut buf).unwrap();
     assert_eq!(Frame::decode(&buf).unwrap().mtype, MessageType::Reset);
 }
+
+// ---------------------------------------------------------------- piggyback window
+
+/// Requests seen by [`deferring_server`]'s resource: (id, confirmable).
+type Seen = Arc<Mutex<Vec<(RequestId, bool)>>>;
+
+/// A server whose `/slow` resource defers every request, recording its id, whether it
+/// was confirmable, and how often the handler ran.
+fn deferring_server(window: Duration) -> (Endpoint, Seen, Arc<AtomicUsize>) {
+    let seen: Seen = Arc::default();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let (s2, r2) = (seen.clone(), runs.clone());
+    let router = Router::new().mount(
+        "/slow",
+        FnResource::new(move |req| {
+            r2.fetch_add(1, Ordering::SeqCst);
+            s2.lock().unwrap().push((req.id(), req.confirmable()));
+            Handled::Deferred
+        }),
+    );
+    let cfg = Config {
+        piggyback_window: window,
+        ..Config::default()
+    };
+    (Endpoint::new(cfg, router, [5; 32]), seen, runs)
+}
+
+/// Feeds `frame` from the client at `now` and returns every datagram the server sends.
+fn feed(server: &mut Endpoint, now: Instant, frame: &Frame) -> Vec<Frame> {
+    let _ = server.handle_datagram(now, c_addr(), &frame.encode(usize::MAX).unwrap());
+    drain_server(server, now)
+}
+
+fn drain_server(server: &mut Endpoint, now: Instant) -> Vec<Frame> {
+    let mut buf = Vec::new();
+    let mut out = Vec::new();
+    while let Some(t) = server.poll_transmit(now, &mut buf) {
+        assert_eq!(t.destination, c_addr());
+        out.push(Frame::decode(&buf).unwrap());
+    }
+    out
+}
+
+#[test]
+fn deferred_response_within_window_is_piggybacked() {
+    let (mut server, seen, runs) = deferring_server(Duration::from_millis(100));
+    let t0 = Instant::now();
+    let req = con(0x1234, get("/slow"));
+    assert!(
+        feed(&mut server, t0, &req).is_empty(),
+        "empty ACK held back"
+    );
+    assert_eq!(
+        server.poll_timeout(),
+        Some(t0 + Duration::from_millis(100)),
+        "the window end is the next timer"
+    );
+    let t1 = t0 + Duration::from_millis(40);
+    server.handle_timeout(t1);
+    assert!(drain_server(&mut server, t1).is_empty());
+    let (id, confirmable) = seen.lock().unwrap()[0];
+    assert!(confirmable);
+    server
+        .respond(t1, id, Message::response(Code::CONTENT, "soon"))
+        .unwrap();
+    let sent = drain_server(&mut server, t1);
+    assert_eq!(sent.len(), 1, "one datagram: the piggybacked response");
+    assert_eq!(
+        (sent[0].mtype, sent[0].mid, &sent[0].token, sent[0].msg.code),
+        (
+            MessageType::Acknowledgement,
+            0x1234,
+            &req.token,
+            Code::CONTENT
+        )
+    );
+    assert_eq!(sent[0].msg.payload, b"soon");
+    // nothing else happens at the old window end or later
+    let t2 = t0 + Duration::from_secs(10);
+    server.handle_timeout(t2);
+    assert!(drain_server(&mut server, t2).is_empty());
+    assert_eq!(server.usage().retransmissions, 0, "no separate CON");
+    assert_eq!(server.usage().deferred, 0);
+    // a later duplicate gets the same piggybacked ACK from the cache, handler not re-run
+    let dup = feed(&mut server, t2, &req);
+    assert_eq!(dup, sent);
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn deferred_response_after_window_gets_empty_ack_then_con() {
+    let (mut server, seen, _) = deferring_server(Duration::from_millis(100));
+    let t0 = Instant::now();
+    let req = con(0x2000, get("/slow"));
+    assert!(feed(&mut server, t0, &req).is_empty());
+    let just_before = t0 + Duration::from_millis(99);
+    server.handle_timeout(just_before);
+    assert!(drain_server(&mut server, just_before).is_empty());
+    let end = t0 + Duration::from_millis(100);
+    server.handle_timeout(end);
+    let ack = drain_server(&mut server, end);
+    assert_eq!(ack.len(), 1);
+    assert_eq!(
+        (ack[0].mtype, ack[0].mid, ack[0].msg.code),
+        (MessageType::Acknowledgement, 0x2000, Code::EMPTY)
+    );
+    assert!(ack[0].token.is_empty());
+    // the response comes later as a separate CON with the request's token
+    let t1 = t0 + Duration::from_millis(500);
+    let id = seen.lock().unwrap()[0].0;
+    server
+        .respond(t1, id, Message::response(Code::CONTENT, "late"))
+        .unwrap();
+    let sep = drain_server(&mut server, t1);
+    assert_eq!(sep.len(), 1);
+    assert_eq!(
+        (sep[0].mtype, &sep[0].token, sep[0].msg.code),
+        (MessageType::Confirmable, &req.token, Code::CONTENT)
+    );
+    assert_ne!(sep[0].mid, 0x2000);
+    assert_eq!(
+        server.usage().retransmissions,
+        1,
+        "separate CON awaits its ACK"
+    );
+    // the client's ACK of the separate response stops its retransmission
+    let client_ack = Frame::empty(MessageType::Acknowledgement, sep[0].mid);
+    let _ = server.handle_datagram(t1, c_addr(), &client_ack);
+    assert_eq!(server.usage().retransmissions, 0);
+    // a duplicate of the request is answered with the cached empty ACK
+    assert_eq!(feed(&mut server, t1, &req), ack);
+}
+
+#[test]
+fn duplicate_con_during_window_runs_handler_once_and_acks_once() {
+    // response ready within the window, duplicate in between
+    let (mut server, seen, runs) = deferring_server(Duration::from_millis(100));
+    let t0 = Instant::now();
+    let req = con(0x3000, get("/slow"));
+    assert!(feed(&mut server, t0, &req).is_empty());
+    let t1 = t0 + Duration::from_millis(20);
+    assert!(
+        feed(&mut server, t1, &req).is_empty(),
+        "duplicate during the window: nothing sent yet"
+    );
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    assert_eq!(server.stats().duplicates, 1);
+    let t2 = t0 + Duration::from_millis(60);
+    let id = seen.lock().unwrap()[0].0;
+    server
+        .respond(t2, id, Message::response(Code::CONTENT, "x"))
+        .unwrap();
+    let sent = drain_server(&mut server, t2);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].mtype, MessageType::Acknowledgement);
+    assert_eq!(sent[0].msg.code, Code::CONTENT);
+
+    // window expires, duplicates before and after the empty ACK
+    let (mut server, seen, runs) = deferring_server(Duration::from_millis(100));
+    assert!(feed(&mut server, t0, &req).is_empty());
+    assert!(feed(&mut server, t1, &req).is_empty());
+    let end = t0 + Duration::from_millis(100);
+    server.handle_timeout(end);
+    let acks = drain_server(&mut server, end);
+    assert_eq!(acks.len(), 1, "one empty ACK at the window end");
+    assert_eq!(acks[0].msg.code, Code::EMPTY);
+    server.handle_timeout(end + Duration::from_millis(1));
+    assert!(drain_server(&mut server, end + Duration::from_millis(1)).is_empty());
+    // a retransmission after the ACK gets the cached ACK again (it may have been lost)
+    let t3 = t0 + Duration::from_secs(2);
+    assert_eq!(feed(&mut server, t3, &req), acks);
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    let id = seen.lock().unwrap()[0].0;
+    server
+        .respond(t3, id, Message::response(Code::CONTENT, "x"))
+        .unwrap();
+    let sep = drain_server(&mut server, t3);
+    assert_eq!(sep.len(), 1);
+    assert_eq!(sep[0].mtype, MessageType::Confirmable);
+}
+
+#[test]
+fn non_request_unaffected_by_piggyback_window() {
+    let (mut server, seen, _) = deferring_server(Duration::from_millis(100));
+    let t0 = Instant::now();
+    let req = non(0x4000, get("/slow"));
+    assert!(feed(&mut server, t0, &req).is_empty());
+    assert_eq!(
+        server.poll_timeout(),
+        Some(t0 + server.config().transmission.non_lifetime()),
+        "no ACK timer for a NON request (the first timer is its dedup expiry)"
+    );
+    let end = t0 + Duration::from_millis(300);
+    server.handle_timeout(end);
+    assert!(drain_server(&mut server, end).is_empty(), "never an ACK");
+    let (id, confirmable) = seen.lock().unwrap()[0];
+    assert!(!confirmable, "the resource sees a NON request");
+    server
+        .respond(end, id, Message::response(Code::CONTENT, "n"))
+        .unwrap();
+    let sent = drain_server(&mut server, end);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        (sent[0].mtype, &sent[0].token, sent[0].msg.code),
+        (MessageType::NonConfirmable, &req.token, Code::CONTENT)
+    );
+    assert_eq!(server.usage().retransmissions, 0);
+}
+
+#[test]
+fn zero_window_acks_at_once_and_window_is_capped() {
+    let (mut server, seen, _) = deferring_server(Duration::ZERO);
+    let t0 = Instant::now();
+    let sent = feed(&mut server, t0, &con(0x5000, get("/slow")));
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        (sent[0].mtype, sent[0].msg.code),
+        (MessageType::Acknowledgement, Code::EMPTY)
+    );
+    let id = seen.lock().unwrap()[0].0;
+    server
+        .respond(t0, id, Message::response(Code::CONTENT, "z"))
+        .unwrap();
+    assert_eq!(
+        drain_server(&mut server, t0)[0].mtype,
+        MessageType::Confirmable
+    );
+
+    // a window longer than ACK_TIMEOUT / 2 is capped there
+    let (mut server, _, _) = deferring_server(Duration::from_secs(10));
+    assert!(feed(&mut server, t0, &con(0x5001, get("/slow"))).is_empty());
+    assert_eq!(server.poll_timeout(), Some(t0 + Duration::from_secs(1)));
+    server.handle_timeout(t0 + Duration::from_secs(1));
+    let ack = drain_server(&mut server, t0 + Duration::from_secs(1));
+    assert_eq!(
+        (ack.len(), ack[0].msg.code),
+        (1, Code::EMPTY),
+        "empty ACK at ACK_TIMEOUT / 2"
+    );
+}
+
+#[test]
+fn piggyback_over_the_simulated_network_saves_the_round_trip() {
+    // End to end through both engines: a deferred response answered 30 ms after the
+    // request arrived reaches the client in the ACK: 1 datagram each way.
+    let pending: Arc<Mutex<Vec<RequestId>>> = Arc::default();
+    let p2 = pending.clone();
+    let router = Router::new().mount(
+        "/slow",
+        FnResource::new(move |req| {
+            p2.lock().unwrap().push(req.id());
+            Handled::Deferred
+        }),
+    );
+    let mut net = Net::new(router);
+    let h = net
+        .client
+        .request(net.now, s_addr(), get("/slow"), true)
+        .unwrap();
+    net.run_until(Duration::from_millis(40), |_| {
+        !pending.lock().unwrap().is_empty()
+    });
+    let id = pending.lock().unwrap()[0];
+    net.run_until(Duration::from_millis(30), |_| false);
+    net.server
+        .respond(net.now, id, Message::response(Code::CONTENT, "quick"))
+        .unwrap();
+    let r = response(net.wait(h));
+    assert_eq!(r.payload, b"quick");
+    net.run_until(Duration::from_secs(5), |_| false);
+    assert_eq!(net.sent_by(c_addr()).len(), 1, "no client ACK needed");
+    let sent = net.sent_by(s_addr());
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        (sent[0].mtype, sent[0].msg.code),
+        (MessageType::Acknowledgement, Code::CONTENT)
+    );
+}
+
+#[test]
+fn request_reports_its_message_type() {
+    let seen: Arc<Mutex<Vec<bool>>> = Arc::default();
+    let s2 = seen.clone();
+    let router = Router::new().mount(
+        "/t",
+        FnResource::new(move |req| {
+            s2.lock().unwrap().push(req.confirmable());
+            Message::response(Code::CONTENT, "").into()
+        }),
+    );
+    let mut server = Endpoint::new(Config::default(), router, [1; 32]);
+    let t0 = Instant::now();
+    assert_eq!(
+        feed(&mut server, t0, &con(1, get("/t")))[0].mtype,
+        MessageType::Acknowledgement
+    );
+    assert_eq!(
+        feed(&mut server, t0, &non(2, get("/t")))[0].mtype,
+        MessageType::NonConfirmable
+    );
+    assert_eq!(*seen.lock().unwrap(), vec![true, false]);
+    let built = Request::new(get("/t"), c_addr(), PeerIdentity::Anonymous).unwrap();
+    assert!(built.confirmable());
+    assert!(!built.with_confirmable(false).confirmable());
+}
