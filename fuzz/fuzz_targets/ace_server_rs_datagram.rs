@@ -42,7 +42,9 @@ fuzz_target!(|data: &[u8]| {
     };
     // A fixed AS key (the fuzzer cannot forge signatures; it exercises every refusal path).
     let as_key = PrivateKey::from_bytes(KeyType::P256, &[7u8; 32]).expect("valid scalar");
-    let as_public = ace_token::RustCrypto.public_key(&as_key).expect("public key");
+    let as_public = ace_token::RustCrypto
+        .public_key(&as_key)
+        .expect("public key");
     let engine = ace_server::local::rs_engine(
         as_public,
         "coap://as.example/token",
