@@ -23,6 +23,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
+mod load;
+
 /// Default seconds per fuzz target in the CI smoke run.
 const FUZZ_SMOKE_SECS: u64 = 10;
 /// Default seconds for `cargo xtask fuzz <target>`.
@@ -78,6 +80,7 @@ fn run(args: &[String]) -> Result<()> {
             print_ratios()
         }
         "ratios" => print_ratios(),
+        "load" => load::run(rest),
         "help" | "-h" | "--help" => {
             println!("{}", HELP.trim());
             Ok(())
@@ -94,6 +97,7 @@ usage: cargo xtask <command>
   fuzz <target> [secs]   run one fuzz target (default 60 s)
   bench [filter]         criterion benches, then the ours/bare ratio table
   ratios                 ratio table of the last bench run
+  load mqtt [--secs N] [--clients N]  loopback load: our ACE broker vs mosquitto (release)
 ";
 
 fn parse_secs(arg: Option<&String>, default: u64) -> Result<u64> {
@@ -183,6 +187,11 @@ const INTEROP_TESTS: &[InteropTest] = &[
         package: "group-oscore",
         test: "interop_aiocoap",
         features: &[],
+    },
+    InteropTest {
+        package: "group-oscore",
+        test: "interop_aiocoap_live",
+        features: &["coap"],
     },
     InteropTest {
         package: "cmp-coap",

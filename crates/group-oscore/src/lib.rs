@@ -21,7 +21,11 @@
 //! tracking (§4.4); rekeying with a grace period (§3.2.2, [`group`]); bounded Recipient
 //! Contexts (§2.2, §2.6.1.2, [`context`]).
 //!
-//! What it does not do: I/O and multicast (the CoAP transport's job), the Group Manager,
+//! I/O is the shell's job: with feature `coap`, the `coap` module plugs this crate into ace-coap
+//! (`GroupOscoreLayer` for servers joined to an IPv4 multicast group, `GroupOscoreClient`
+//! for group requests over multicast and pairwise requests by unicast).
+//!
+//! What it does not do: the Group Manager,
 //! Echo-based replay-window recovery (§8; invalid windows discard instead), non-AEAD Group
 //! Encryption Algorithms (A128CTR…), Ed448 / X448, Observe notification specifics, X.509/C509/CWT credentials (only CCS).
 //!
@@ -51,7 +55,8 @@
 //! ```
 //!
 //! Features: `std` (default), `rustcrypto` (default; RustCrypto backend of ace-crypto),
-//! `test-util` (the `testing` module: deterministic members and groups).
+//! `test-util` (the `testing` module: deterministic members and groups), `coap` (std +
+//! ace-coap: the `coap` module).
 //!
 //! Specs: draft-ietf-core-oscore-groupcomm (newest, in `shared/specs/latest/`), RFC 8613,
 //! RFC 9338 (countersignatures), RFC 8392/8747 (CCS, cnf). The crate README lists the tests
@@ -74,6 +79,8 @@ extern crate alloc;
 extern crate std;
 
 mod cbor;
+#[cfg(feature = "coap")]
+pub mod coap;
 pub mod consts;
 pub mod context;
 pub mod cose;
