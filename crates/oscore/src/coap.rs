@@ -14,9 +14,14 @@
 //!
 //! Block-wise: ace-coap runs Block1/Block2 on the inner message (OSCORE inner block-wise,
 //! RFC 8613 §4.1.3.4.1); [`OscoreClient::request`] follows inner Block2 itself, since the
-//! ace-coap client only sees the outer message. Observe on the server side works (every
-//! notification is protected with a fresh Partial IV); an OSCORE Observe client wrapper is
-//! not written yet.
+//! ace-coap client only sees the outer message. Observe: on the server side every
+//! notification is protected with a fresh Partial IV; on the client side
+//! [`OscoreClient::observer`] gives a sans-IO [`OscoreObserver`] (its own ace-coap
+//! `Endpoint`, pumped by the caller) that verifies each notification against the
+//! Notification Number (RFC 8613 §7.4.1).
+//!
+//! Context re-derivation (RFC 8613 Appendix B.2): [`OscoreLayer::with_rederivation`] on the
+//! server, [`OscoreClient::request_with_rederivation`] on the client.
 
 use std::boxed::Box;
 use std::net::SocketAddr;
@@ -24,13 +29,16 @@ use std::sync::{Arc, Mutex};
 use std::vec::Vec;
 
 use ace_coap::{Code, PeerIdentity, SecurityLayer};
-use ace_crypto::AeadBackend;
+use ace_crypto::{AeadBackend, CryptoRng, HkdfBackend};
 
 use crate::consts::{code, option};
 use crate::context::SecurityContext;
 use crate::error::{Error, Result};
 use crate::message::{CoapOption, Message};
-use crate::protect::{RequestBinding, RequestOutcome};
+use crate::protect::{RequestBinding, RequestOutcome, VerifiedRequest};
+use crate::rederive::{
+    ClientRederivation, RederiveConfig, ServerRederivation, ServerStep, response_kid_context,
+};
 use crate::sequence::{Reservation, SequenceStore};
 use crate::store::ContextSet;
 
@@ -89,11 +97,16 @@ pub struct Exchange {
     binding: RequestBinding,
 }
 
+/// The Appendix B.2 server run with its RNG, boxed so that the layer's bounds stay those of
+/// plain OSCORE.
+type RederiveRun<B> = Box<dyn FnMut(&mut ContextSet<B>, &Message) -> Result<ServerStep<B>> + Send>;
+
 /// The server-side OSCORE security layer.
 pub struct OscoreLayer<B> {
     contexts: ContextSet<B>,
     store: Box<dyn SequenceStore + Send>,
     allow_unprotected: bool,
+    rederive: Option<RederiveRun<B>>,
 }
 
 impl<B> core::fmt::Debug for OscoreLayer<B> {
@@ -112,6 +125,7 @@ impl<B: AeadBackend> OscoreLayer<B> {
             contexts,
             store: Box::new(store),
             allow_unprotected: false,
+            rederive: None,
         }
     }
 
@@ -126,6 +140,47 @@ impl<B: AeadBackend> OscoreLayer<B> {
     /// The contexts (to add or inspect them while running).
     pub fn contexts_mut(&mut self) -> &mut ContextSet<B> {
         &mut self.contexts
+    }
+
+    fn accepted(
+        &self,
+        index: usize,
+        v: VerifiedRequest,
+    ) -> (ace_coap::Message, PeerIdentity, Option<Exchange>) {
+        let ctx = self.contexts.get(index);
+        let identity = PeerIdentity::Oscore {
+            sender_id: v.binding.kid().to_vec(),
+            id_context: ctx.and_then(|c| c.id_context().map(<[u8]>::to_vec)),
+        };
+        (
+            to_coap(v.request),
+            identity,
+            Some(Exchange {
+                index,
+                binding: v.binding,
+            }),
+        )
+    }
+}
+
+impl<B: AeadBackend + HkdfBackend + Clone + Send + 'static> OscoreLayer<B> {
+    /// Enables security context re-derivation (RFC 8613 Appendix B.2, see
+    /// [`crate::rederive`]): a request whose kid names a context but whose kid context is
+    /// unknown starts a client-initiated run (answered with the protected 4.01 carrying R2),
+    /// a restored context (waiting for Echo) answers with a server-initiated run instead of
+    /// the Echo challenge, and a verified request #2 installs the new context in place of
+    /// the old one before the request is routed. `rng` draws R2 (it must be a good source
+    /// of randomness). Off by default.
+    #[must_use]
+    pub fn with_rederivation<R>(mut self, config: RederiveConfig, mut rng: R) -> Self
+    where
+        R: CryptoRng + Send + 'static,
+    {
+        let mut server = ServerRederivation::new(config);
+        self.rederive = Some(Box::new(move |contexts, request| {
+            server.unprotect_request(contexts, request, &mut rng)
+        }));
+        self
     }
 }
 
@@ -148,29 +203,26 @@ impl<B: AeadBackend + Send + 'static> SecurityLayer for OscoreLayer<B> {
             ));
         }
         let outer = from_coap(&request);
-        match self.contexts.unprotect_request(&outer) {
-            Ok((index, RequestOutcome::Accepted(v))) => {
-                let ctx = self.contexts.get(index);
-                let identity = PeerIdentity::Oscore {
-                    sender_id: v.binding.kid().to_vec(),
-                    id_context: ctx.and_then(|c| c.id_context().map(<[u8]>::to_vec)),
-                };
-                Ok((
-                    to_coap(v.request),
-                    identity,
-                    Some(Exchange {
-                        index,
-                        binding: v.binding,
-                    }),
-                ))
-            }
-            Ok((
+        let step = match &mut self.rederive {
+            Some(run) => run(&mut self.contexts, &outer),
+            None => self
+                .contexts
+                .unprotect_request(&outer)
+                .map(|(index, outcome)| ServerStep::Ordinary { index, outcome }),
+        };
+        match step {
+            Ok(ServerStep::Ordinary {
                 index,
-                RequestOutcome::EchoRequired {
-                    mut binding,
-                    response,
-                },
-            )) => {
+                outcome: RequestOutcome::Accepted(v),
+            }) => Ok(self.accepted(index, v)),
+            Ok(ServerStep::Ordinary {
+                index,
+                outcome:
+                    RequestOutcome::EchoRequired {
+                        mut binding,
+                        response,
+                    },
+            }) => {
                 let Some(ctx) = self.contexts.get_mut(index) else {
                     return Err(error_response(&Error::ContextNotFound));
                 };
@@ -182,6 +234,19 @@ impl<B: AeadBackend + Send + 'static> SecurityLayer for OscoreLayer<B> {
                     Ok(m) => Err(to_coap(m)),
                     Err(e) => Err(error_response(&e)),
                 }
+            }
+            // Appendix B.2 step 2: the protected 4.01 carrying R2; the request is not
+            // processed.
+            Ok(ServerStep::Response1 { response }) => Err(to_coap(response)),
+            // Appendix B.2 step 4: the new context replaces the old one; request #2 is an
+            // ordinary request.
+            Ok(ServerStep::Completed {
+                context,
+                replaces,
+                request,
+            }) => {
+                let index = self.contexts.install(replaces, *context);
+                Ok(self.accepted(index, request))
             }
             Err(e) => Err(error_response(&e)),
         }
@@ -266,6 +331,10 @@ impl<B: AeadBackend> OscoreClient<B> {
     /// (RFC 8613 §4.1.3.4.1) and answers one Echo challenge (RFC 8613 Appendix B.1.2) by
     /// repeating the request with the Echo value.
     ///
+    /// A server that answers with an Appendix B.2 response #1 (its context lost its replay
+    /// state and it runs re-derivation) cannot be read with this client's context: that is
+    /// [`Error::DecryptionFailed`] here; use [`OscoreClient::request_with_rederivation`].
+    ///
     /// # Errors
     /// [`Error::Transport`], [`Error::UnprotectedResponse`], and the verification errors of
     /// [`SecurityContext::unprotect_response`].
@@ -341,5 +410,383 @@ impl<B: AeadBackend> OscoreClient<B> {
             .lock()
             .map_err(|_| Error::Misuse("context lock poisoned"))?
             .sender_sequence_number())
+    }
+}
+
+impl<B: AeadBackend + HkdfBackend + Clone> OscoreClient<B> {
+    /// Sends `request` (CON) with security context re-derivation (RFC 8613 Appendix B.2,
+    /// see [`crate::rederive`]):
+    ///
+    /// * `initiate = true` (client-initiated): `request` goes out as request #1, protected
+    ///   with a fresh R1 as ID Context;
+    /// * `initiate = false`: `request` goes out with the current context, and if the server
+    ///   answers with response #1 (server-initiated, its state was lost) the run follows;
+    ///   an ordinary response is returned as by [`OscoreClient::request`].
+    ///
+    /// After response #1, `request` is sent again as request #2 with ID Context R2 || R3
+    /// (its sequence-number reservation persisted under the new ID Context first); when
+    /// response #2 verifies, the new context replaces this client's context and response
+    /// #2 is returned. Until then the old context stays in place. No inner Block2 or Echo
+    /// handling here (use small requests for the exchange).
+    ///
+    /// # Errors
+    /// [`Error::Transport`], [`Error::UnprotectedResponse`], [`Error::UnexpectedResponse`]
+    /// (no response #1 to a client-initiated request #1), [`Error::RederivationNonceLength`]
+    /// and the verification errors of [`SecurityContext::unprotect_response`].
+    pub async fn request_with_rederivation<R>(
+        &self,
+        peer: SocketAddr,
+        request: ace_coap::Message,
+        config: RederiveConfig,
+        initiate: bool,
+        rng: &mut R,
+    ) -> Result<ace_coap::Message>
+    where
+        R: CryptoRng + ?Sized,
+    {
+        let req = from_coap(&request);
+        let (mut run, first, binding) = if initiate {
+            let (base, backend) = {
+                let ctx = self
+                    .ctx
+                    .lock()
+                    .map_err(|_| Error::Misuse("context lock poisoned"))?;
+                (ctx.params.clone(), ctx.backend.clone())
+            };
+            // The first context (ID Context R1) is thrown away: its keys are new, so its
+            // sequence numbers need no persistence.
+            let (run, sent) = ClientRederivation::initiate(backend, base, config, &req, rng)?;
+            (Some(run), sent.message, sent.binding)
+        } else {
+            let (m, b) = self.protect(&req)?;
+            (None, m, b)
+        };
+        let resp = self
+            .client
+            .request(peer, to_coap(first), true)
+            .await
+            .map_err(Error::Transport)?;
+        if !resp.options.contains(option::OSCORE) {
+            return Err(Error::UnprotectedResponse(resp.code.0));
+        }
+        let resp = from_coap(&resp);
+        if response_kid_context(&resp)?.is_none() {
+            if initiate {
+                return Err(Error::UnexpectedResponse);
+            }
+            let mut b = binding;
+            let mut ctx = self
+                .ctx
+                .lock()
+                .map_err(|_| Error::Misuse("context lock poisoned"))?;
+            return ctx.unprotect_response(&mut b, &resp).map(to_coap);
+        }
+        let mut run = match run.take() {
+            Some(r) => r,
+            None => {
+                let ctx = self
+                    .ctx
+                    .lock()
+                    .map_err(|_| Error::Misuse("context lock poisoned"))?;
+                ClientRederivation::server_initiated(&ctx, binding, config)
+            }
+        };
+        let second = run.handle_response1(&resp, &req, rng)?;
+        {
+            let mut store = self
+                .store
+                .lock()
+                .map_err(|_| Error::Misuse("store lock poisoned"))?;
+            if let Some(r) = second.reservation {
+                // Request #2 carries the new ID Context as kid context.
+                store
+                    .persist(
+                        second.binding.kid(),
+                        second.binding.kid_context(),
+                        r.persist,
+                    )
+                    .map_err(|_| Error::PersistFailed)?;
+            }
+        }
+        let resp2 = self
+            .client
+            .request(peer, to_coap(second.message), true)
+            .await
+            .map_err(Error::Transport)?;
+        if !resp2.options.contains(option::OSCORE) {
+            return Err(Error::UnprotectedResponse(resp2.code.0));
+        }
+        let done = run.handle_response2(&from_coap(&resp2))?;
+        let mut ctx = self
+            .ctx
+            .lock()
+            .map_err(|_| Error::Misuse("context lock poisoned"))?;
+        *ctx = done.context;
+        Ok(to_coap(done.response))
+    }
+}
+
+impl<B: AeadBackend> OscoreClient<B> {
+    /// A sans-IO OSCORE Observe client (RFC 8613 §4.1.3.5, §7.4.1, §8.4.2) over an ace-coap
+    /// [`ace_coap::Endpoint`] of its own (the shell's `Client::observe` only sends plain
+    /// GETs), sharing this client's context and sequence-number store. The caller pumps it
+    /// over its own UDP socket; see [`OscoreObserver`].
+    #[must_use]
+    pub fn observer(&self, config: ace_coap::Config, rng_seed: [u8; 32]) -> OscoreObserver<B> {
+        OscoreObserver {
+            endpoint: ace_coap::Endpoint::new(config, ace_coap::Router::new(), rng_seed),
+            ctx: Arc::clone(&self.ctx),
+            store: Arc::clone(&self.store),
+            observations: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+/// What an [`OscoreObserver`] reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ObserveEvent {
+    /// A verified notification (the first one answers the registration). `sequence` is the
+    /// decrypted Observe value: the three least significant bytes of the notification's
+    /// Partial IV (RFC 8613 §4.1.3.5.2); it exceeded every earlier one's (§7.4.1).
+    Notification {
+        /// The observation.
+        handle: ace_coap::RequestHandle,
+        /// The Observe value.
+        sequence: u32,
+        /// The decrypted notification.
+        response: ace_coap::Message,
+    },
+    /// A notification that failed verification: tampered ([`Error::DecryptionFailed`]),
+    /// not newer than the Notification Number ([`Error::ReplayDetected`], §7.4.1) or
+    /// malformed. It was dropped; the observation goes on.
+    Rejected {
+        /// The observation.
+        handle: ace_coap::RequestHandle,
+        /// Why.
+        error: Error,
+    },
+    /// The observation ended with a final response (an error, a response without Observe):
+    /// the decrypted response, or the verification error ([`Error::UnprotectedResponse`]
+    /// for an unprotected one).
+    Ended {
+        /// The observation.
+        handle: ace_coap::RequestHandle,
+        /// The final response.
+        response: Result<ace_coap::Message>,
+    },
+    /// The registration or a notification's transport failed ([`Error::Transport`]).
+    Failed {
+        /// The observation.
+        handle: ace_coap::RequestHandle,
+        /// Why.
+        error: Error,
+    },
+}
+
+/// An OSCORE Observe client, sans-IO (style: engine shape (b)); created by
+/// [`OscoreClient::observer`].
+///
+/// ```text
+///  observe(now, peer, GET) ─ protect (FETCH, Observe 0, OSCORE) ─▶ poll_transmit ─▶ socket
+///  socket ─▶ handle_datagram ─▶ Endpoint (CON/ACK, dedup, RFC 7641 §3.4 order)
+///        ─▶ unprotect with the registration's binding (§8.4.2, Notification Number §7.4.1)
+///        ─▶ poll_event: ObserveEvent::{Notification, Rejected, Ended, Failed}
+/// ```
+///
+/// After any `handle_*` or [`OscoreObserver::observe`] / [`OscoreObserver::cancel`],
+/// drain [`OscoreObserver::poll_transmit`], then arm a timer at
+/// [`OscoreObserver::poll_timeout`] (feed [`OscoreObserver::handle_timeout`]), then drain
+/// [`OscoreObserver::poll_event`]. Keep pumping after a cancel: the reset that ends the
+/// observation at the server is sent when its next notification arrives.
+pub struct OscoreObserver<B> {
+    endpoint: ace_coap::Endpoint,
+    ctx: Arc<Mutex<SecurityContext<B>>>,
+    store: Arc<Mutex<dyn SequenceStore + Send>>,
+    observations: std::collections::BTreeMap<ace_coap::RequestHandle, RequestBinding>,
+}
+
+impl<B> core::fmt::Debug for OscoreObserver<B> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("OscoreObserver")
+            .field("observations", &self.observations.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B: AeadBackend> OscoreObserver<B> {
+    /// Registers an observation of `request` (GET or FETCH, plain; Observe 0 is set) at
+    /// `peer`: protected (Outer FETCH with Observe 0, RFC 8613 §4.1.3.5.1), the sequence
+    /// number reservation persisted, then handed to the engine as a CON request.
+    ///
+    /// # Errors
+    /// [`Error::Misuse`] for another method; protection and persistence errors;
+    /// [`Error::Transport`] when the engine refuses (limits).
+    pub fn observe(
+        &mut self,
+        now: std::time::Instant,
+        peer: SocketAddr,
+        request: ace_coap::Message,
+    ) -> Result<ace_coap::RequestHandle> {
+        if !matches!(request.code, Code::GET | Code::FETCH) {
+            return Err(Error::Misuse("observe needs GET or FETCH"));
+        }
+        let mut req = from_coap(&request);
+        req.remove_option(option::OBSERVE);
+        req.add_option(option::OBSERVE, Vec::new());
+        let (outer, binding) = {
+            let mut ctx = self
+                .ctx
+                .lock()
+                .map_err(|_| Error::Misuse("context lock poisoned"))?;
+            let out = ctx.protect_request(&req)?;
+            let mut store = self
+                .store
+                .lock()
+                .map_err(|_| Error::Misuse("store lock poisoned"))?;
+            persist(&mut *store, &ctx, out.reservation)?;
+            (out.message, out.binding)
+        };
+        let handle = self
+            .endpoint
+            .observe(now, peer, to_coap(outer), true)
+            .map_err(Error::Transport)?;
+        self.observations.insert(handle, binding);
+        Ok(handle)
+    }
+
+    /// Ends an observation: its state is dropped (no further event for it) and the engine
+    /// answers the server's next notification with a Reset, which deregisters it (RFC 7641
+    /// §3.6). A proactive GET with Observe 1 is not sent: the engine would repeat the
+    /// registration's protected bytes, which the server must refuse as a replay, and the
+    /// shell API offers no way to send a new protected request on the same token. Returns
+    /// whether the observation existed.
+    pub fn cancel(&mut self, handle: ace_coap::RequestHandle) -> bool {
+        let known = self.observations.remove(&handle).is_some();
+        self.endpoint.forget(handle) || known
+    }
+
+    /// Number of running observations.
+    #[must_use]
+    pub fn observations(&self) -> usize {
+        self.observations.len()
+    }
+
+    /// Feeds a received datagram.
+    ///
+    /// # Errors
+    /// [`Error::Transport`] for a datagram the engine cannot parse (drop it and go on).
+    pub fn handle_datagram(
+        &mut self,
+        now: std::time::Instant,
+        from: SocketAddr,
+        data: &[u8],
+    ) -> Result<()> {
+        self.endpoint
+            .handle_datagram(now, from, data)
+            .map_err(Error::Transport)
+    }
+
+    /// Runs the engine's timers (retransmission, exchange lifetimes).
+    pub fn handle_timeout(&mut self, now: std::time::Instant) {
+        self.endpoint.handle_timeout(now);
+    }
+
+    /// The next datagram to send, written to `buf`.
+    pub fn poll_transmit(
+        &mut self,
+        now: std::time::Instant,
+        buf: &mut Vec<u8>,
+    ) -> Option<ace_coap::Transmit> {
+        self.endpoint.poll_transmit(now, buf)
+    }
+
+    /// When [`OscoreObserver::handle_timeout`] is due next.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<std::time::Instant> {
+        self.endpoint.poll_timeout()
+    }
+
+    /// The next event; every notification is verified here, in arrival order.
+    pub fn poll_event(&mut self) -> Option<ObserveEvent> {
+        while let Some(ev) = self.endpoint.poll_event() {
+            if let Some(out) = self.convert(ev) {
+                return Some(out);
+            }
+        }
+        None
+    }
+
+    fn unprotect(
+        &mut self,
+        handle: ace_coap::RequestHandle,
+        m: &ace_coap::Message,
+    ) -> Result<Message> {
+        if !m.options.contains(option::OSCORE) {
+            return Err(Error::UnprotectedResponse(m.code.0));
+        }
+        let binding = self
+            .observations
+            .get_mut(&handle)
+            .ok_or(Error::UnexpectedResponse)?;
+        let mut ctx = self
+            .ctx
+            .lock()
+            .map_err(|_| Error::Misuse("context lock poisoned"))?;
+        ctx.unprotect_response(binding, &from_coap(m))
+    }
+
+    fn convert(&mut self, ev: ace_coap::Event) -> Option<ObserveEvent> {
+        match ev {
+            ace_coap::Event::Notification {
+                handle, response, ..
+            } => {
+                if !self.observations.contains_key(&handle) {
+                    return None;
+                }
+                Some(match self.unprotect(handle, &response) {
+                    Ok(inner) if inner.has_option(option::OBSERVE) => {
+                        let sequence = inner
+                            .option(option::OBSERVE)
+                            .and_then(crate::message::decode_uint)
+                            .unwrap_or(0);
+                        ObserveEvent::Notification {
+                            handle,
+                            sequence,
+                            response: to_coap(inner),
+                        }
+                    }
+                    // Outer Observe but no Inner Observe: the server ended the observation
+                    // (RFC 8613 §4.1.3.5.2: the inner message is authoritative).
+                    Ok(inner) => {
+                        self.cancel(handle);
+                        ObserveEvent::Ended {
+                            handle,
+                            response: Ok(to_coap(inner)),
+                        }
+                    }
+                    Err(error) => ObserveEvent::Rejected { handle, error },
+                })
+            }
+            ace_coap::Event::Response { handle, response } => {
+                if !self.observations.contains_key(&handle) {
+                    return None;
+                }
+                let result = self.unprotect(handle, &response).map(to_coap);
+                self.observations.remove(&handle);
+                Some(ObserveEvent::Ended {
+                    handle,
+                    response: result,
+                })
+            }
+            ace_coap::Event::Failed { handle, error } => {
+                self.observations.remove(&handle)?;
+                Some(ObserveEvent::Failed {
+                    handle,
+                    error: Error::Transport(error),
+                })
+            }
+            _ => None,
+        }
     }
 }

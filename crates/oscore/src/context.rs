@@ -154,33 +154,106 @@ impl<B> fmt::Debug for SecurityContext<B> {
 
 // --- tiny deterministic CBOR writer for the fixed structures of RFC 8613 §3.2.1 and §5.4 ---
 
-#[inline]
-pub(crate) fn cbor_head(major: u8, len: u64, out: &mut Vec<u8>) {
-    let m = major << 5;
-    if len < 24 {
-        out.push(m | len as u8);
-    } else if len <= 0xff {
-        out.extend_from_slice(&[m | 24, len as u8]);
-    } else if len <= 0xffff {
-        out.push(m | 25);
-        out.extend_from_slice(&(len as u16).to_be_bytes());
-    } else if len <= 0xffff_ffff {
-        out.push(m | 26);
-        out.extend_from_slice(&(len as u32).to_be_bytes());
-    } else {
-        out.push(m | 27);
-        out.extend_from_slice(&len.to_be_bytes());
+/// Where the CBOR writer puts bytes: a `Vec`, or a [`StackBuf`] on the hot path.
+pub(crate) trait ByteSink {
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl ByteSink for Vec<u8> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// A fixed-capacity byte buffer on the stack for the nonce and the AAD, whose sizes are
+/// bounded (nonce ≤ [`MAX_NONCE_LEN`]; AAD ≤ [`MAX_AAD_LEN`] for IDs that fit the nonce),
+/// so that protect/unprotect need no heap allocation for them. Writing past `N` does not
+/// panic: it sets a flag the caller turns into an error.
+#[derive(Clone)]
+pub(crate) struct StackBuf<const N: usize> {
+    bytes: [u8; N],
+    len: usize,
+    overflow: bool,
+}
+
+/// The largest AEAD nonce the crate accepts (AES-CCM-16-64-128: 13, GCM/ChaCha20: 12).
+pub(crate) const MAX_NONCE_LEN: usize = 16;
+/// Room for the Enc_structure of §5.4 with a kid of up to 10 bytes and a 5-byte Partial
+/// IV (about 45 bytes).
+pub(crate) const MAX_AAD_LEN: usize = 64;
+
+impl<const N: usize> StackBuf<N> {
+    pub(crate) const fn new() -> Self {
+        Self {
+            bytes: [0; N],
+            len: 0,
+            overflow: false,
+        }
+    }
+
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or_default()
+    }
+
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [u8] {
+        self.bytes.get_mut(..self.len).unwrap_or_default()
+    }
+
+    /// The bytes, or `err` if anything did not fit.
+    pub(crate) fn checked(self, err: Error) -> Result<Self> {
+        if self.overflow { Err(err) } else { Ok(self) }
+    }
+}
+
+impl<const N: usize> ByteSink for StackBuf<N> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        let end = self.len.saturating_add(bytes.len());
+        match self.bytes.get_mut(self.len..end) {
+            Some(dst) => {
+                dst.copy_from_slice(bytes);
+                self.len = end;
+            }
+            None => self.overflow = true,
+        }
+    }
+}
+
+impl<const N: usize> core::ops::Deref for StackBuf<N> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
     }
 }
 
 #[inline]
-pub(crate) fn cbor_bstr(b: &[u8], out: &mut Vec<u8>) {
-    cbor_head(2, b.len() as u64, out);
-    out.extend_from_slice(b);
+pub(crate) fn cbor_head(major: u8, len: u64, out: &mut impl ByteSink) {
+    let m = major << 5;
+    if len < 24 {
+        out.put(&[m | len as u8]);
+    } else if len <= 0xff {
+        out.put(&[m | 24, len as u8]);
+    } else if len <= 0xffff {
+        out.put(&[m | 25]);
+        out.put(&(len as u16).to_be_bytes());
+    } else if len <= 0xffff_ffff {
+        out.put(&[m | 26]);
+        out.put(&(len as u32).to_be_bytes());
+    } else {
+        out.put(&[m | 27]);
+        out.put(&len.to_be_bytes());
+    }
 }
 
 #[inline]
-pub(crate) fn cbor_int(v: i64, out: &mut Vec<u8>) {
+pub(crate) fn cbor_bstr(b: &[u8], out: &mut impl ByteSink) {
+    cbor_head(2, b.len() as u64, out);
+    out.put(b);
+}
+
+#[inline]
+pub(crate) fn cbor_int(v: i64, out: &mut impl ByteSink) {
     if v >= 0 {
         cbor_head(0, v.unsigned_abs(), out);
     } else {
@@ -202,11 +275,11 @@ pub fn hkdf_info(
     cbor_bstr(id, &mut out);
     match id_context {
         Some(c) => cbor_bstr(c, &mut out),
-        None => out.push(0xf6),
+        None => out.put(&[0xf6]),
     }
     cbor_int(aead.to_i64(), &mut out);
     cbor_head(3, label.len() as u64, &mut out);
-    out.extend_from_slice(label.as_bytes());
+    out.put(label.as_bytes());
     cbor_head(0, len as u64, &mut out);
     out
 }
@@ -267,6 +340,9 @@ impl<B: AeadBackend + HkdfBackend> SecurityContext<B> {
         let aead_p =
             aead_params(params.aead).ok_or(Error::InvalidContext("unsupported AEAD algorithm"))?;
         hkdf_hash(params.hkdf).ok_or(Error::InvalidContext("unsupported HKDF algorithm"))?;
+        if aead_p.nonce_len > MAX_NONCE_LEN {
+            return Err(Error::InvalidContext("AEAD nonce longer than 16 bytes"));
+        }
         let max_id = aead_p.nonce_len.saturating_sub(6);
         if params.sender_id.len() > max_id || params.recipient_id.len() > max_id {
             return Err(Error::InvalidContext(
@@ -325,6 +401,11 @@ impl<B> SecurityContext<B> {
     /// [`Error::InvalidContext`] when `id` is longer than nonce length - 6,
     /// [`Error::Malformed`] when `piv` is longer than 5 bytes.
     pub fn nonce(&self, id: &[u8], piv: &[u8]) -> Result<Vec<u8>> {
+        Ok(self.nonce_buf(id, piv)?.to_vec())
+    }
+
+    /// [`SecurityContext::nonce`] on the stack (hot path).
+    pub(crate) fn nonce_buf(&self, id: &[u8], piv: &[u8]) -> Result<StackBuf<MAX_NONCE_LEN>> {
         let n = self.aead_params.nonce_len;
         let id_field = n.saturating_sub(6);
         if id.len() > id_field {
@@ -334,7 +415,10 @@ impl<B> SecurityContext<B> {
             return Err(crate::error::DecodeError::PartialIvTooLong(piv.len()).into());
         }
         // layout: [len(id)] [0.. id] [0.. piv], each field left-padded with zeros, XOR Common IV
-        let mut nonce = self.common_iv.clone();
+        let mut buf = StackBuf::new();
+        buf.put(&self.common_iv);
+        let mut buf = buf.checked(Error::InvalidContext("Common IV too long"))?;
+        let nonce = buf.as_mut_slice();
         if let Some(first) = nonce.first_mut() {
             *first ^= id.len() as u8;
         }
@@ -344,7 +428,7 @@ impl<B> SecurityContext<B> {
         for (d, b) in nonce.iter_mut().skip(n - piv.len()).zip(piv) {
             *d ^= b;
         }
-        Ok(nonce)
+        Ok(buf)
     }
 
     /// Sender ID.
@@ -406,5 +490,44 @@ impl<B> SecurityContext<B> {
     /// messages need no durable write. Persist the result before sending anything else.
     pub fn reserve_ahead(&mut self) -> Reservation {
         self.sequence.reserve_ahead()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stack_buf_overflow_is_an_error_not_a_panic() {
+        let mut b = StackBuf::<4>::new();
+        b.put(&[1, 2, 3]);
+        assert_eq!(b.as_slice(), [1, 2, 3]);
+        b.put(&[4, 5]);
+        assert_eq!(b.as_slice(), [1, 2, 3], "nothing partial is written");
+        assert_eq!(
+            b.checked(Error::Misuse("full")).err(),
+            Some(Error::Misuse("full"))
+        );
+        let mut ok = StackBuf::<4>::new();
+        ok.put(&[9; 4]);
+        assert_eq!(&*ok.checked(Error::Misuse("full")).unwrap(), [9; 4]);
+    }
+
+    #[cfg(feature = "rustcrypto")]
+    #[test]
+    fn nonce_buf_matches_rfc_c1_nonce_layout() {
+        // RFC 8613 C.4: Common IV 4622d4dd6d944168eefb54987c, Sender ID empty, PIV 0x14
+        // gives the nonce 4622d4dd6d944168eefb549868.
+        let p = ContextParams::new(
+            &hex::decode("0102030405060708090a0b0c0d0e0f10").unwrap(),
+            &hex::decode("9e7ca92223786340").unwrap(),
+            b"",
+            b"\x01",
+        );
+        let ctx = SecurityContext::new(ace_crypto::backend::rustcrypto::RustCrypto, p).unwrap();
+        assert_eq!(
+            hex::encode(ctx.nonce(b"", &[0x14]).unwrap()),
+            "4622d4dd6d944168eefb549868"
+        );
     }
 }

@@ -103,6 +103,11 @@ pub enum Error {
     /// found"); the code is given.
     #[error("unprotected response with code {0:#04x}")]
     UnprotectedResponse(u8),
+    /// A nonce of the Appendix B.2 re-derivation (R1, R2 or R3, received as 'kid context')
+    /// has this length, outside the configured bounds (4.01 "Security context not found":
+    /// no context is derived for it).
+    #[error("re-derivation nonce of {0} bytes is outside the configured bounds")]
+    RederivationNonceLength(usize),
     /// The CoAP transport failed (feature `coap`).
     #[cfg(feature = "coap")]
     #[error("CoAP transport: {0}")]
@@ -146,7 +151,9 @@ impl Error {
     pub fn to_response(&self) -> ErrorResponse {
         let (code, diagnostic) = match self {
             Self::Malformed(_) => (code::BAD_OPTION, diagnostic::FAILED_TO_DECODE_COSE),
-            Self::ContextNotFound => (code::UNAUTHORIZED, diagnostic::SECURITY_CONTEXT_NOT_FOUND),
+            Self::ContextNotFound | Self::RederivationNonceLength(_) => {
+                (code::UNAUTHORIZED, diagnostic::SECURITY_CONTEXT_NOT_FOUND)
+            }
             Self::ReplayDetected => (code::UNAUTHORIZED, diagnostic::REPLAY_DETECTED),
             Self::DecryptionFailed => (code::BAD_REQUEST, diagnostic::DECRYPTION_FAILED),
             Self::UnexpectedResponse => (code::BAD_REQUEST, "Unexpected response"),

@@ -14,14 +14,15 @@
 //! option (§6.1), nonces (§5.2), AAD (§5.4), protect/verify of requests and responses (§8),
 //! Observe (§4.1.3.5, §7.4.1), inner block-wise (§4.1.3.4.1), a 64-entry replay window
 //! (§7.4), crash-safe sequence numbers (Appendix B.1.1, see [`sequence`]), replay-window
-//! recovery with Echo (Appendix B.1.2, RFC 9175, see [`replay`]), error responses (§7.4,
+//! recovery with Echo (Appendix B.1.2, RFC 9175, see [`replay`]), context re-derivation
+//! with random ID Contexts (Appendix B.2, see [`rederive`]), error responses (§7.4,
 //! §8.2: [`Error::to_response`]). With feature `coap`, `coap::OscoreLayer` plugs into
 //! ace-coap's `SecurityLayer`.
 //!
 //! What it does not do: I/O, persistence (it hands out [`Reservation`] effects for the shell
 //! to store), Proxy-Uri decomposition (§4.1.3.3: [`Error::ProxyUriNotSupported`]), outer
 //! block-wise reassembly (§4.1.3.4.2: the transport reassembles before calling us), Group
-//! OSCORE, the full Appendix B.2 handshake (only [`SecurityContext::rederive`]).
+//! OSCORE, the stateless-R2 (HMAC) variant of Appendix B.2.1.
 //!
 //! ```
 //! # #[cfg(feature = "rustcrypto")] {
@@ -78,6 +79,7 @@ pub mod option;
 #[cfg(feature = "ace")]
 pub mod profile;
 pub mod protect;
+pub mod rederive;
 pub mod replay;
 pub mod sequence;
 pub mod store;
@@ -91,6 +93,9 @@ pub use option::OscoreOption;
 pub use protect::{
     ProtectedRequest, ProtectedResponse, RequestBinding, RequestOutcome, ResponseNonce,
     VerifiedRequest, is_class_u,
+};
+pub use rederive::{
+    ClientCompleted, ClientRederivation, RederiveConfig, ServerRederivation, ServerStep,
 };
 pub use replay::ReplayWindow;
 pub use sequence::{

@@ -286,6 +286,23 @@ fn ext_len(nibble: u8, r: &mut Reader<'_>) -> Result<u32, DecodeError> {
 /// [`DecodeError::InvalidOption`] for a reserved nibble or a number above 65535;
 /// [`DecodeError::EmptyPayload`] for a marker with nothing after it.
 pub fn decode_options_and_payload(bytes: &[u8]) -> Result<(Vec<CoapOption>, Vec<u8>), DecodeError> {
+    let (options, start) = decode_options(bytes)?;
+    let payload = start
+        .and_then(|i| bytes.get(i..))
+        .map(<[u8]>::to_vec)
+        .unwrap_or_default();
+    Ok((options, payload))
+}
+
+/// Decodes options up to the payload marker; returns them and the index where the
+/// (non-empty) payload starts, if there is one. The hot path uses the index to keep the
+/// payload in the buffer it was decrypted into.
+///
+/// # Errors
+/// As [`decode_options_and_payload`].
+pub(crate) fn decode_options(
+    bytes: &[u8],
+) -> Result<(Vec<CoapOption>, Option<usize>), DecodeError> {
     let mut r = Reader::new(bytes);
     let mut options = Vec::new();
     let mut number: u32 = 0;
@@ -296,7 +313,7 @@ pub fn decode_options_and_payload(bytes: &[u8]) -> Result<(Vec<CoapOption>, Vec<
             if payload.is_empty() {
                 return Err(DecodeError::EmptyPayload);
             }
-            return Ok((options, payload.to_vec()));
+            return Ok((options, Some(bytes.len() - payload.len())));
         }
         let delta = ext_len(b >> 4, &mut r)?;
         let len = ext_len(b & 0x0f, &mut r)?;
@@ -306,7 +323,7 @@ pub fn decode_options_and_payload(bytes: &[u8]) -> Result<(Vec<CoapOption>, Vec<
         let value = r.take(len)?.to_vec();
         options.push(CoapOption { number: n, value });
     }
-    Ok((options, Vec::new()))
+    Ok((options, None))
 }
 
 fn nibble(v: u32, ext: &mut [u8; 2]) -> (u8, usize) {

@@ -9,11 +9,12 @@ use coset::iana::EnumI64;
 use subtle::ConstantTimeEq;
 
 use crate::consts::{OSCORE_VERSION, code, option};
-use crate::context::{SecurityContext, cbor_bstr, cbor_head, cbor_int};
+use crate::context::{
+    ByteSink, MAX_AAD_LEN, SecurityContext, StackBuf, cbor_bstr, cbor_head, cbor_int,
+};
 use crate::error::{DecodeError, Error, Result};
 use crate::message::{
-    CoapOption, Message, decode_options_and_payload, encode_option_iter, encode_payload,
-    encode_uint,
+    CoapOption, Message, decode_options, encode_option_iter, encode_payload, encode_uint,
 };
 use crate::option::{OscoreOption, encode_partial_iv, piv_to_u64};
 use crate::sequence::Reservation;
@@ -41,8 +42,8 @@ pub struct RequestBinding {
     piv: Vec<u8>,
     kid_context: Option<Vec<u8>>,
     observe: bool,
-    request_nonce_used: bool,
-    force_partial_iv: bool,
+    pub(crate) request_nonce_used: bool,
+    pub(crate) force_partial_iv: bool,
     response_accepted: bool,
     notification_number: Option<u64>,
 }
@@ -152,8 +153,9 @@ pub enum ResponseNonce {
 
 /// Enc_structure = ["Encrypt0", h'', external_aad] with external_aad = bstr .cbor
 /// [oscore_version, [alg_aead], request_kid, request_piv, options] (RFC 8613 §5.4). Written
-/// by hand on the hot path; a unit test checks it against `coset::enc_structure_data`.
-pub(crate) fn aad(alg: i64, kid: &[u8], piv: &[u8]) -> Vec<u8> {
+/// by hand on the hot path, on the stack; a unit test checks it against
+/// `coset::enc_structure_data`.
+pub(crate) fn aad(alg: i64, kid: &[u8], piv: &[u8]) -> Result<StackBuf<MAX_AAD_LEN>> {
     const fn head_len(len: usize) -> usize {
         if len < 24 {
             1
@@ -169,10 +171,10 @@ pub(crate) fn aad(alg: i64, kid: &[u8], piv: &[u8]) -> Vec<u8> {
         head_len(usize::try_from(if alg < 0 { -1 - alg } else { alg }).unwrap_or(usize::MAX));
     let arr_len =
         3 + alg_len + head_len(kid.len()) + kid.len() + head_len(piv.len()) + piv.len() + 1;
-    let mut out = Vec::with_capacity(11 + head_len(arr_len) + arr_len);
-    out.push(0x83);
+    let mut out = StackBuf::new();
+    out.put(&[0x83]);
     cbor_head(3, 8, &mut out);
-    out.extend_from_slice(b"Encrypt0");
+    out.put(b"Encrypt0");
     cbor_bstr(&[], &mut out);
     cbor_head(2, arr_len as u64, &mut out);
     cbor_head(4, 5, &mut out);
@@ -182,7 +184,7 @@ pub(crate) fn aad(alg: i64, kid: &[u8], piv: &[u8]) -> Vec<u8> {
     cbor_bstr(kid, &mut out);
     cbor_bstr(piv, &mut out);
     cbor_bstr(&[], &mut out); // no Class I options are defined
-    out
+    out.checked(Error::InvalidContext("kid too long for the AAD"))
 }
 
 /// The plaintext of RFC 8613 §5.3: Code, Class E options, payload. Inner Observe of a
@@ -207,13 +209,22 @@ fn plaintext(msg: &Message, empty_observe: bool) -> Vec<u8> {
     pt
 }
 
-fn decode_plaintext(pt: &[u8]) -> Result<(u8, Vec<CoapOption>, Vec<u8>)> {
+/// Splits the decrypted plaintext into Code, options and payload; the payload stays in the
+/// plaintext's buffer (moved to its front, no new allocation).
+fn decode_plaintext(mut pt: Vec<u8>) -> Result<(u8, Vec<CoapOption>, Vec<u8>)> {
     let (code, rest) = pt.split_first().ok_or(DecodeError::Truncated)?;
-    let (options, payload) = decode_options_and_payload(rest)?;
+    let code = *code;
+    let (options, payload_at) = decode_options(rest)?;
     if options.iter().any(|o| o.number == option::OSCORE) {
         return Err(DecodeError::NestedOscore.into());
     }
-    Ok((*code, options, payload))
+    match payload_at {
+        Some(i) => {
+            pt.drain(..=i);
+        }
+        None => pt.clear(),
+    }
+    Ok((code, options, pt))
 }
 
 /// The single OSCORE option of `msg`, decoded.
@@ -233,13 +244,19 @@ pub fn oscore_option_of(msg: &Message) -> Result<OscoreOption, DecodeError> {
 /// Merges the received message's Class U options with the decrypted inner options
 /// (RFC 8613 §8.2 steps 1 and 7): outer Class E options and the OSCORE option are dropped.
 fn merge(outer: &Message, code: u8, inner: Vec<CoapOption>, payload: Vec<u8>) -> Message {
-    let mut options: Vec<CoapOption> = outer
+    let mut class_u = outer
         .options
         .iter()
         .filter(|o| is_class_u(o.number) && o.number != option::OSCORE)
-        .cloned()
-        .collect();
-    options.extend(inner);
+        .peekable();
+    // Usually there is no Class U option left: keep the inner vector as it is.
+    let options = if class_u.peek().is_none() {
+        inner
+    } else {
+        let mut options: Vec<CoapOption> = class_u.cloned().collect();
+        options.extend(inner);
+        options
+    };
     let mut m = Message {
         code,
         options,
@@ -308,8 +325,8 @@ impl<B: AeadBackend> SecurityContext<B> {
         let (seq, reservation) = self.sequence.take()?;
         let piv = encode_partial_iv(seq);
         let kid = self.params.sender_id.clone();
-        let aad = aad(self.params.aead.to_i64(), &kid, &piv);
-        let nonce = self.nonce(&kid, &piv)?;
+        let aad = aad(self.params.aead.to_i64(), &kid, &piv)?;
+        let nonce = self.nonce_buf(&kid, &piv)?;
         let ct = self.seal(true, &nonce, &aad, &plaintext(request, false))?;
         let kid_context = if self.params.send_kid_context {
             self.params.id_context.clone()
@@ -317,14 +334,21 @@ impl<B: AeadBackend> SecurityContext<B> {
             None
         };
         let opt = OscoreOption {
-            partial_iv: Some(piv.clone()),
-            kid_context: kid_context.clone(),
-            kid: Some(kid.clone()),
+            partial_iv: Some(piv),
+            kid_context,
+            kid: Some(kid),
         };
         outer.push(CoapOption {
             number: option::OSCORE,
             value: opt.to_vec()?,
         });
+        // The option owns the values now; the binding takes them back (no copies).
+        let OscoreOption {
+            partial_iv,
+            kid_context,
+            kid,
+        } = opt;
+        let (piv, kid) = (partial_iv.unwrap_or_default(), kid.unwrap_or_default());
         let mut message = Message {
             code: if observe.is_some() {
                 code::FETCH
@@ -385,10 +409,10 @@ impl<B: AeadBackend> SecurityContext<B> {
         if !self.replay.is_fresh(seq) {
             return Err(Error::ReplayDetected);
         }
-        let aad = aad(self.params.aead.to_i64(), &kid, &piv);
-        let nonce = self.nonce(&kid, &piv)?;
+        let aad = aad(self.params.aead.to_i64(), &kid, &piv)?;
+        let nonce = self.nonce_buf(&kid, &piv)?;
         let pt = self.open(&nonce, &aad, &request.payload)?;
-        let (code, inner, payload) = decode_plaintext(&pt)?;
+        let (code, inner, payload) = decode_plaintext(pt)?;
         let inner_observe = inner
             .iter()
             .find(|o| o.number == option::OBSERVE)
@@ -466,7 +490,7 @@ impl<B: AeadBackend> SecurityContext<B> {
                 value: v.clone(),
             });
         }
-        let aad = aad(self.params.aead.to_i64(), &binding.kid, &binding.piv);
+        let aad = aad(self.params.aead.to_i64(), &binding.kid, &binding.piv)?;
         let pt = plaintext(response, observe.is_some());
         let (nonce, opt, reservation) = match nonce_choice {
             ResponseNonce::Request => {
@@ -477,7 +501,7 @@ impl<B: AeadBackend> SecurityContext<B> {
                 }
                 binding.request_nonce_used = true;
                 (
-                    self.nonce(&binding.kid, &binding.piv)?,
+                    self.nonce_buf(&binding.kid, &binding.piv)?,
                     OscoreOption::default(),
                     None,
                 )
@@ -485,7 +509,7 @@ impl<B: AeadBackend> SecurityContext<B> {
             ResponseNonce::Fresh => {
                 let (seq, reservation) = self.sequence.take()?;
                 let piv = encode_partial_iv(seq);
-                let nonce = self.nonce(&self.params.sender_id, &piv)?;
+                let nonce = self.nonce_buf(&self.params.sender_id, &piv)?;
                 (
                     nonce,
                     OscoreOption {
@@ -540,13 +564,13 @@ impl<B: AeadBackend> SecurityContext<B> {
         {
             return Err(Error::ContextNotFound);
         }
-        let aad = aad(self.params.aead.to_i64(), &binding.kid, &binding.piv);
+        let aad = aad(self.params.aead.to_i64(), &binding.kid, &binding.piv)?;
         let nonce = match &opt.partial_iv {
-            Some(piv) => self.nonce(&self.params.recipient_id, piv)?,
-            None => self.nonce(&binding.kid, &binding.piv)?,
+            Some(piv) => self.nonce_buf(&self.params.recipient_id, piv)?,
+            None => self.nonce_buf(&binding.kid, &binding.piv)?,
         };
         let pt = self.open(&nonce, &aad, &response.payload)?;
-        let (code, mut inner, payload) = decode_plaintext(&pt)?;
+        let (code, mut inner, payload) = decode_plaintext(pt)?;
         let piv = opt.partial_iv_u64();
         let inner_observe = inner.iter().any(|o| o.number == option::OBSERVE);
         if inner_observe {
@@ -590,7 +614,7 @@ mod tests {
 
     #[test]
     fn aad_matches_coset_and_rfc_c4() {
-        let ours = aad(10, &[], &[0x14]);
+        let ours = aad(10, &[], &[0x14]).unwrap().to_vec();
         assert_eq!(
             hex::encode(&ours),
             "8368456e63727970743040488501810a40411440"
@@ -602,7 +626,7 @@ mod tests {
             &ext,
         );
         assert_eq!(ours, coset_aad);
-        let ours = aad(-7, &[1, 2], &[3; 5]);
+        let ours = aad(-7, &[1, 2], &[3; 5]).unwrap().to_vec();
         let mut arr = Vec::new();
         cbor_head(4, 5, &mut arr);
         arr.extend_from_slice(&[0x01, 0x81, 0x26, 0x42, 1, 2, 0x45, 3, 3, 3, 3, 3, 0x40]);

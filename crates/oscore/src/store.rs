@@ -74,6 +74,23 @@ impl<B: AeadBackend> ContextSet<B> {
             .position(|c| c.matches(kid, kid_context))
     }
 
+    /// The index of the first context for which `pred` holds.
+    pub fn position(&self, pred: impl FnMut(&SecurityContext<B>) -> bool) -> Option<usize> {
+        self.contexts.iter().position(pred)
+    }
+
+    /// Replaces the context at `index` (when given and present) with `ctx`, or adds `ctx`;
+    /// returns the index of `ctx` (e.g. for [`crate::rederive::ServerStep::Completed`]).
+    pub fn install(&mut self, replaces: Option<usize>, ctx: SecurityContext<B>) -> usize {
+        match replaces.and_then(|i| self.contexts.get_mut(i).map(|slot| (i, slot))) {
+            Some((i, slot)) => {
+                *slot = ctx;
+                i
+            }
+            None => self.insert(ctx),
+        }
+    }
+
     /// Decodes the OSCORE option, finds the context and verifies the request with it.
     /// Returns the context index (use it to protect the response).
     ///

@@ -754,6 +754,11 @@ fn error_mapping_for_every_variant() {
             code::INTERNAL_SERVER_ERROR,
             "OSCORE processing failed",
         ),
+        (
+            Error::RederivationNonceLength(3),
+            code::UNAUTHORIZED,
+            diagnostic::SECURITY_CONTEXT_NOT_FOUND,
+        ),
     ];
     for (e, c, d) in cases {
         let r = e.to_response();
