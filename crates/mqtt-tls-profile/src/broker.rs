@@ -11,6 +11,10 @@
 //! Not yet: session continuation (MQ-T7; so no retransmission of in-flight messages),
 //! shared subscriptions (SUBACK 0x9E), Will Delay.
 //! The shell owns the clock ([`BrokerConfig::clock`]) and the RNG.
+//!
+//! Sockets use `TCP_NODELAY` (no Nagle wait before a CONNACK or an ack); outbound packets are
+//! collected in a per-connection buffer and written once per event, so a burst of queued
+//! deliveries (at most [`DELIVERY_BATCH_BYTES`] at a time) becomes one TLS write.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -286,6 +290,9 @@ impl Broker {
     }
 }
 
+/// Outbound bytes collected from the delivery queue before one TLS write.
+const DELIVERY_BATCH_BYTES: usize = 64 * 1024;
+
 type Reader = ReadHalf<TlsStream<TcpStream>>;
 type Writer = WriteHalf<TlsStream<TcpStream>>;
 
@@ -324,6 +331,18 @@ async fn read_packet(
     }
 }
 
+/// Whether `buf` starts with a complete packet (fixed header and body), without decoding it.
+fn frame_ready(buf: &[u8]) -> bool {
+    let mut len = 0usize;
+    for (i, b) in buf.iter().skip(1).take(4).enumerate() {
+        len |= usize::from(b & 0x7F) << (7 * i);
+        if b & 0x80 == 0 {
+            return buf.len() >= 2 + i + len;
+        }
+    }
+    false
+}
+
 fn ack(kind: u8, pid: u16, code: u8, version: u8) -> Vec<u8> {
     let [hi, lo] = pid.to_be_bytes();
     if version == protocol_level::V5 && code != reason::SUCCESS {
@@ -348,6 +367,8 @@ struct Conn {
     pending: VecDeque<Msg>,
     /// Inbound QoS 2 packet ids received (PUBREC sent) and not yet released by PUBREL.
     inbound_qos2: HashSet<u16>,
+    /// Encoded packets not yet written (see [`Conn::flush_out`]).
+    out: Vec<u8>,
 }
 
 /// State of an outbound QoS 1/2 delivery: the acknowledgement awaited.
@@ -376,6 +397,8 @@ async fn connection(
 ) -> Result<(), Error> {
     let deadline = Instant::now() + shared.config.connect_timeout;
     let io_err = |e: std::io::Error| Error::MalformedPacket(e.to_string());
+    // Small packets (CONNACK after the TLS 1.3 tickets, acks) must not wait for Nagle.
+    let _ = tcp.set_nodelay(true);
     let tls = timeout(shared.config.connect_timeout, acceptor.accept(tcp))
         .await
         .map_err(|_| Error::ProtocolError("TLS handshake timeout"))?
@@ -488,6 +511,7 @@ async fn connection(
         send_window,
         pending: VecDeque::new(),
         inbound_qos2: HashSet::new(),
+        out: Vec::new(),
     };
     let ka = (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
     let mut last_rx = Instant::now();
@@ -507,7 +531,12 @@ async fn connection(
                 last_rx = Instant::now();
                 match p {
                     Ok(Some(p)) => match conn.on_packet(p, &mut rng).await {
-                        Ok(None) => {}
+                        // Replies to packets already buffered go out with theirs.
+                        Ok(None) => {
+                            if !frame_ready(&buf) && conn.flush_out().await.is_err() {
+                                break End::WithWill;
+                            }
+                        }
                         Ok(Some(end)) => break end,
                         Err(_) => break End::WithWill,
                     },
@@ -519,7 +548,20 @@ async fn connection(
                 }
             }
             Some(m) = rx.recv() => {
-                if let Err(e) = conn.deliver(m).await {
+                // Deliver what is queued (bounded) and write it at once.
+                let mut r = conn.deliver(m).await;
+                while r.is_ok() && conn.out.len() < DELIVERY_BATCH_BYTES {
+                    let Ok(m) = rx.try_recv() else { break };
+                    r = conn.deliver(m).await;
+                }
+                let r = match r {
+                    Ok(()) => conn
+                        .flush_out()
+                        .await
+                        .map_err(|e| Error::MalformedPacket(e.to_string())),
+                    e => e,
+                };
+                if let Err(e) = r {
                     let _ = conn.disconnect(&e).await;
                     break End::WithWill;
                 }
@@ -546,6 +588,7 @@ async fn connection(
             }
         }
     };
+    let _ = conn.flush_out().await;
     let _ = conn.w.shutdown().await;
     if let Ok(mut hub) = shared.hub.lock()
         && hub
@@ -575,18 +618,35 @@ async fn connection(
 }
 
 impl Conn {
+    /// Writes the buffered packets (one TLS write).
+    async fn flush_out(&mut self) -> std::io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let r = send_raw(&mut self.w, &self.out).await;
+        self.out.clear();
+        r
+    }
+
+    /// Buffers `p` after what is already buffered and writes everything.
+    async fn send_now(&mut self, p: &Packet) -> std::io::Result<()> {
+        wire::encode_packet(p, &mut self.out).map_err(std::io::Error::other)?;
+        self.flush_out().await
+    }
+
     async fn disconnect_code(&mut self, code: u8) -> std::io::Result<()> {
         if self.version == protocol_level::V5 {
-            send_raw(&mut self.w, &[0xE0, 2, code, 0]).await?;
+            self.out.extend_from_slice(&[0xE0, 2, code, 0]);
         }
-        Ok(())
+        self.flush_out().await
     }
 
     async fn disconnect(&mut self, e: &Error) -> std::io::Result<()> {
         if self.version == protocol_level::V5 {
-            send(&mut self.w, &disconnect_for(e)).await?;
+            self.send_now(&disconnect_for(e)).await
+        } else {
+            self.flush_out().await
         }
-        Ok(())
     }
 
     fn pid(&mut self) -> u16 {
@@ -608,10 +668,11 @@ impl Conn {
             self.pending.push_back(m);
             return Ok(());
         }
-        self.write_publish(m).await
+        self.write_publish(m)
     }
 
-    async fn write_publish(&mut self, m: Msg) -> Result<(), Error> {
+    /// Buffers an outbound PUBLISH (written by the caller's [`Conn::flush_out`]).
+    fn write_publish(&mut self, m: Msg) -> Result<(), Error> {
         let qos = match m.qos {
             0 => QoS::AtMostOnce,
             1 => QoS::AtLeastOnce,
@@ -635,9 +696,7 @@ impl Conn {
             self.inflight.insert(pid, state);
             p.packet_id = Some(pid);
         }
-        send(&mut self.w, &Packet::Publish(p))
-            .await
-            .map_err(|e| Error::MalformedPacket(e.to_string()))
+        wire::encode_packet(&Packet::Publish(p), &mut self.out)
     }
 
     /// Sends queued deliveries while the outbound window has room.
@@ -647,15 +706,17 @@ impl Conn {
                 break;
             };
             authz::check_delivery(&self.session.grant, &m.topic, self.shared.now())?;
-            self.write_publish(m).await?;
+            self.write_publish(m)?;
         }
         Ok(())
     }
 
+    /// Buffers raw packet bytes; the main loop writes them after the event (acks of several
+    /// buffered packets go out together).
+    #[allow(clippy::unused_async)] // keeps the call sites uniform with the other writers
     async fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        send_raw(&mut self.w, bytes)
-            .await
-            .map_err(|e| Error::MalformedPacket(e.to_string()))
+        self.out.extend_from_slice(bytes);
+        Ok(())
     }
 
     /// Handles one packet after CONNACK; `Some(end)` closes the connection.
@@ -675,21 +736,21 @@ impl Conn {
         let p = match step {
             Step::PubSub(p) => p,
             Step::Auth(Outcome::Continue(reply)) => {
-                send(&mut self.w, &reply)
+                self.send_now(&reply)
                     .await
                     .map_err(|e| Error::MalformedPacket(e.to_string()))?;
                 return Ok(None);
             }
             Step::Auth(Outcome::Reauthenticated { reply, grant }) => {
                 self.session.grant = *grant;
-                send(&mut self.w, &reply)
+                self.send_now(&reply)
                     .await
                     .map_err(|e| Error::MalformedPacket(e.to_string()))?;
                 return Ok(None);
             }
             Step::Auth(Outcome::Disconnect { reply, .. } | Outcome::Refused { reply, .. }) => {
                 if let Some(r) = reply {
-                    let _ = send(&mut self.w, &r).await;
+                    let _ = self.send_now(&r).await;
                 }
                 return Ok(Some(End::WithWill));
             }

@@ -89,7 +89,15 @@ fn rerun_release(args: &[String]) -> Result<()> {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     println!("==> load: building and running xtask with --release (`--debug` skips this)");
     let status = Command::new(&cargo)
-        .args(["run", "--release", "--quiet", "--package", "xtask", "--", "load"])
+        .args([
+            "run",
+            "--release",
+            "--quiet",
+            "--package",
+            "xtask",
+            "--",
+            "load",
+        ])
         .args(args)
         .status()
         .with_context(|| format!("running {cargo}"))?;

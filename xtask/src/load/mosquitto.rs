@@ -63,7 +63,8 @@ pub(super) struct Mosquitto {
 impl Mosquitto {
     /// Writes `mosquitto.conf` into `dir` (which already holds `ca.pem`, `server.pem`,
     /// `server.key`) and starts mosquitto on `127.0.0.1:port`, waiting until it accepts TCP.
-    pub(super) fn start(bin: &Path, dir: &Path, port: u16) -> Result<Self> {
+    /// `nodelay` adds `set_tcp_nodelay true` (the default is Nagle on).
+    pub(super) fn start(bin: &Path, dir: &Path, port: u16, nodelay: bool) -> Result<Self> {
         let mut conf = String::new();
         // Started as root, mosquitto 2 drops to user `mosquitto` unless told otherwise.
         let me = std::fs::metadata(dir.join("ca.pem"))?.uid();
@@ -79,6 +80,7 @@ impl Mosquitto {
              connection_messages false\n\
              allow_anonymous true\n",
         );
+        let _ = writeln!(conf, "set_tcp_nodelay {nodelay}");
         let _ = writeln!(conf, "listener {port} 127.0.0.1");
         conf.push_str("protocol mqtt\n");
         for (k, f) in [
