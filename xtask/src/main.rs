@@ -179,6 +179,11 @@ const INTEROP_TESTS: &[InteropTest] = &[
         features: &[],
     },
     InteropTest {
+        package: "ace-server",
+        test: "interop_peers",
+        features: &[],
+    },
+    InteropTest {
         package: "ace-oscore",
         test: "interop_aiocoap",
         features: &["coap"],

@@ -84,12 +84,16 @@ pub(crate) struct AsClient {
     pub(crate) introspect: Vec<String>,
 }
 
-/// `[[as.resource_servers]]`.
+/// `[[as.resource_servers]]`: tokens for it use the OSCORE profile (RFC 9203).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AsResourceServer {
     /// Audience.
     pub(crate) audience: String,
+    /// Symmetric COSE_Key shared with this RS: tokens are COSE_Encrypt0 under it
+    /// (AES-CCM-16-64-128, `kid` = the audience), carrying the OSCORE Input
+    /// Material in `cnf`.
+    pub(crate) token_key: PathBuf,
 }
 
 /// `[rs]`.
@@ -104,26 +108,10 @@ pub(crate) struct RsSection {
     pub(crate) as_uri: String,
     /// Accepted `iss`.
     pub(crate) issuer: String,
-    /// The AS's P-256 public COSE_Key.
-    pub(crate) as_public_key: PathBuf,
-    /// The RS's OSCORE Sender ID (default "rs").
-    #[serde(default = "default_rs_id")]
-    pub(crate) oscore_sender_id: String,
-    /// Provisioned OSCORE peers.
-    #[serde(default)]
-    pub(crate) clients: Vec<RsClient>,
-}
-
-/// `[[rs.clients]]`: an OSCORE context provisioned for the holder of a P-256 key.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RsClient {
-    /// The client's Sender ID.
-    pub(crate) oscore_sender_id: String,
-    /// Symmetric COSE_Key with the Master Secret.
-    pub(crate) oscore_secret_file: PathBuf,
-    /// The client's P-256 public COSE_Key (the PoP key its tokens bind).
-    pub(crate) public_key: PathBuf,
+    /// Symmetric COSE_Key shared with the AS (its `token_key` for this audience): the RS
+    /// decrypts the COSE_Encrypt0 tokens with it. OSCORE contexts with clients are derived
+    /// from the tokens at `/authz-info` (RFC 9203), not provisioned.
+    pub(crate) token_key: PathBuf,
 }
 
 /// `[client]`.
@@ -138,20 +126,17 @@ pub(crate) struct ClientSection {
     pub(crate) rs_coap: SocketAddr,
     /// Audience to ask for.
     pub(crate) audience: String,
-    /// The client's P-256 private COSE_Key (its PoP key).
-    pub(crate) key: PathBuf,
-    /// Sender ID towards the AS and the RS.
+    /// Sender ID towards the AS.
     pub(crate) oscore_sender_id: String,
     /// The AS's Sender ID.
     #[serde(default = "default_as_id")]
     pub(crate) as_sender_id: String,
-    /// The RS's Sender ID.
-    #[serde(default = "default_rs_id")]
-    pub(crate) rs_sender_id: String,
     /// Master Secret shared with the AS (symmetric COSE_Key).
     pub(crate) as_oscore_secret_file: PathBuf,
-    /// Master Secret shared with the RS (symmetric COSE_Key).
-    pub(crate) rs_oscore_secret_file: PathBuf,
+    /// The Recipient ID (ID1, hex) the client asks for at the RS's `/authz-info`
+    /// (RFC 9203 §4.1; default `01`).
+    #[serde(default = "default_recipient_id")]
+    pub(crate) rs_recipient_id: String,
     /// Where the token is kept (default `token.cwt`).
     #[serde(default = "default_token_file")]
     pub(crate) token_file: PathBuf,
@@ -172,8 +157,8 @@ fn default_lifetime() -> u64 {
 fn default_as_id() -> String {
     "as".into()
 }
-fn default_rs_id() -> String {
-    "rs".into()
+fn default_recipient_id() -> String {
+    "01".into()
 }
 fn default_token_file() -> PathBuf {
     PathBuf::from("token.cwt")

@@ -38,7 +38,7 @@ impl Steps {
         }
         let body = if got.payload.is_empty() {
             String::new()
-        } else if got.content_format() == Some(19) {
+        } else if got.content_format() == Some(19) && got.code == Code::UNAUTHORIZED {
             CreationHints::decode(&got.payload).map_or_else(
                 |_| format!(" ({} bytes ace+cbor)", got.payload.len()),
                 |h| {
@@ -49,6 +49,8 @@ impl Steps {
                     )
                 },
             )
+        } else if got.content_format() == Some(19) {
+            format!(" ({} bytes ace+cbor)", got.payload.len())
         } else if got.payload.len() <= 32 {
             format!(" \"{}\"", String::from_utf8_lossy(&got.payload))
         } else {
@@ -75,6 +77,10 @@ fn store_err(e: &ace_store::Error) -> CliError {
 }
 
 /// Runs the demo; `Ok(true)` when every step gave the expected result.
+///
+/// The client ↔ RS channel is the OSCORE profile of ACE (RFC 9203): the token request
+/// returns OSCORE Input Material, the unprotected `/authz-info` exchanges nonces and
+/// Recipient IDs, and both sides derive the context that protects the resource requests.
 pub(crate) async fn run(args: &DemoArgs) -> Result<bool, CliError> {
     let started = Instant::now();
     let nanos = std::time::SystemTime::now()
@@ -134,8 +140,9 @@ async fn run_in(
         }
     }
     println!(
-        "  client <-> RS: /authz-info unprotected; resources over OSCORE with a provisioned \
-         context bound to the client's P-256 key (RFC 9203 key derivation: not yet wired)"
+        "  client <-> RS: OSCORE profile of ACE (RFC 9203): COSE_Encrypt0 token with \
+         cnf.osc (AS <-> RS share the token key); /authz-info unprotected (nonce1/nonce2, \
+         Recipient IDs); resources over the OSCORE context derived from the token"
     );
     println!();
     let c = &local.client;
@@ -156,30 +163,45 @@ async fn run_in(
     steps.n += 1;
     let info = match c.request_token(&hints, "temp:r led:r").await {
         Ok(info) => {
-            let claims = ace_token::cose::parse_token(&info.token)
-                .ok()
-                .and_then(|(_, m)| match m {
-                    ace_token::cose::CoseMessage::Sign1(s) => s.payload,
-                    _ => None,
-                })
-                .and_then(|p| ace_token::Claims::from_cbor(&p).ok());
-            let cti = claims
-                .as_ref()
-                .and_then(|c| c.cti.as_deref())
-                .map(hex::encode)
-                .unwrap_or_default();
+            let envelope = match ace_token::cose::parse_token(&info.token) {
+                Ok((_, ace_token::cose::CoseMessage::Encrypt0(_))) => {
+                    "COSE_Encrypt0 (claims readable by the RS only)"
+                }
+                Ok(_) => "not COSE_Encrypt0",
+                Err(_) => "unparsable",
+            };
+            let material = info.osc.clone();
+            let ok = envelope.starts_with("COSE_Encrypt0")
+                && material
+                    .as_ref()
+                    .is_some_and(|m| m.id.is_some() && m.ms.is_some());
+            if !ok {
+                steps.failed += 1;
+            }
             println!(
-                "[{}] {:<52} -> 2.01 token {} bytes, cti {cti}, scope \"temp:r led:r\", \
-                 expires in {} s   ok",
+                "[{}] {:<52} -> 2.01 token {} bytes, {envelope}, scope \"temp:r led:r\", \
+                 expires in {} s   {}",
                 steps.n,
                 "POST /token (scope \"temp:r led:r\", aud rs1)",
                 info.token.len(),
-                info.expires_at.0.saturating_sub(UnixTime::now().0)
+                info.expires_at.0.saturating_sub(UnixTime::now().0),
+                if ok { "ok" } else { "UNEXPECTED" }
             );
-            if let Some(c) = &claims {
-                for line in crate::inspect::describe_claims(c) {
-                    println!("      {line}");
-                }
+            if let Some(m) = &material {
+                println!(
+                    "      cnf.osc OSCORE_Input_Material: id {}, ms {} bytes (not shown), \
+                     salt {}, alg {}, contextId {}",
+                    m.id.as_deref().map(hex::encode).unwrap_or_default(),
+                    m.ms.as_ref().map_or(0, |k| k.expose().len()),
+                    m.salt.as_deref().map_or_else(|| "none".into(), hex::encode),
+                    m.alg.as_ref().map_or_else(
+                        || "default (AES-CCM-16-64-128)".into(),
+                        |a| format!("{a:?}")
+                    ),
+                    m.context_id
+                        .as_deref()
+                        .map_or_else(|| "none".into(), hex::encode),
+                );
             }
             let issued = as_db.issued_tokens().map(|t| t.len()).unwrap_or_default();
             println!("      (the AS's SQLite store now holds {issued} issued token(s))");
@@ -196,9 +218,57 @@ async fn run_in(
         return Ok(false);
     };
 
-    match c.upload(&info).await {
-        Ok(m) => {
-            steps.check("POST /authz-info (the token)", &m, Code::CREATED);
+    match c.upload_oscore(&info).await {
+        Ok((m, ex)) => {
+            if steps.check(
+                "POST /authz-info {token, nonce1, ace_client_recipientid}",
+                &m,
+                Code::CREATED,
+            ) {
+                match ex {
+                    Some(ex) => {
+                        println!(
+                            "      client: nonce1 {}, ID1 (client Recipient ID) {}",
+                            hex::encode(&ex.nonce1),
+                            hex::encode(&ex.client_recipient_id)
+                        );
+                        println!(
+                            "      RS:     nonce2 {}, ID2 (RS Recipient ID) {}",
+                            hex::encode(&ex.nonce2),
+                            hex::encode(&ex.server_recipient_id)
+                        );
+                        println!(
+                            "      context derived from the token's OSCORE_Input_Material \
+                             (id {}): Master Salt = bstr(N1) || bstr(N2) = {}; client \
+                             Sender ID {} / Recipient ID {}",
+                            hex::encode(&ex.material_id),
+                            hex::encode(&ex.master_salt),
+                            hex::encode(&ex.server_recipient_id),
+                            hex::encode(&ex.client_recipient_id)
+                        );
+                        let bound = local.rs_service.oscore_profile().and_then(|o| {
+                            o.channel_identity(&ex.server_recipient_id, None, UnixTime::now())
+                        });
+                        let want = Some(ace_core::ChannelIdentity::PskIdentity(
+                            ex.material_id.clone(),
+                        ));
+                        let ok = bound == want && ex.nonce1 != ex.nonce2;
+                        if !ok {
+                            steps.failed += 1;
+                        }
+                        println!(
+                            "      RS installed the context; requests over it are bound to \
+                             the token (material id {})   {}",
+                            hex::encode(&ex.material_id),
+                            if ok { "ok" } else { "UNEXPECTED" }
+                        );
+                    }
+                    None => {
+                        steps.failed += 1;
+                        println!("      no RFC 9203 parameters in the answer   UNEXPECTED");
+                    }
+                }
+            }
         }
         Err(e) => steps.fail("POST /authz-info", &e),
     }
@@ -249,9 +319,36 @@ async fn run_in(
     while UnixTime::now() < info.expires_at && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // The RS's maintenance drops expired tokens and their OSCORE contexts (every second).
+    let drop_deadline = Instant::now() + Duration::from_secs(3);
+    let channels = || {
+        local
+            .rs_service
+            .oscore_profile()
+            .map_or(usize::MAX, |o| o.channel_count())
+    };
+    while channels() != 0 && Instant::now() < drop_deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    steps.n += 1;
+    let dropped = channels() == 0;
+    if !dropped {
+        steps.failed += 1;
+    }
+    println!(
+        "[{}] {:<52} -> {} OSCORE context(s) left   {}",
+        steps.n,
+        "RS drops the context of the expired token",
+        channels(),
+        if dropped { "ok" } else { "UNEXPECTED" }
+    );
     match c.rs_request(Code::GET, "/temp", b"").await {
         Ok(m) => {
-            steps.check("GET /temp after expiry", &m, Code::UNAUTHORIZED);
+            steps.check(
+                "GET /temp after expiry (context dropped with the token)",
+                &m,
+                Code::UNAUTHORIZED,
+            );
         }
         Err(e) => steps.fail("GET /temp after expiry", &e),
     }

@@ -12,6 +12,7 @@
     )
 )]
 
+mod bench;
 mod config;
 mod demo;
 mod inspect;
@@ -92,6 +93,8 @@ enum Command {
     /// AS + RS on loopback with SQLite in a temp dir, and a client walked through token
     /// request, upload, access, refusals and expiry. Exit 0 only if every step is as expected.
     Demo(demo::DemoArgs),
+    /// Loopback load tool: token issuance/s and authorized requests/s (AS + RS in-process), and the engine-only rates.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -216,6 +219,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 return Ok(ExitCode::from(1));
             }
         }
+        Command::Bench(args) => bench::run(&args).await?,
         Command::Demo(args) => {
             if !demo::run(&args).await? {
                 return Ok(ExitCode::from(1));

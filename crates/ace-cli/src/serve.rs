@@ -6,22 +6,23 @@ use std::sync::Arc;
 use ace_coap::{Code, Message, Router};
 use ace_core::{
     AsConfig, AsEngine, ClientConfig, ClientCredential, ClientEngine, ClientInfo, CoapCode,
-    Confirmation, CreationHints, MemoryRegistry, ResourceServerInfo, RsConfig, RsEngine, Scope,
-    StaticPolicy, TokenFormat,
+    CreationHints, MemoryRegistry, ResourceServerInfo, RsConfig, RsEngine, Scope, StaticPolicy,
+    TokenFormat,
 };
-use ace_oscore::coap::{OscoreClient, OscoreLayer};
-use ace_oscore::{ContextParams, ContextSet, SecurityContext, SequenceStore};
-use ace_server::{AsService, RsService, SecurityMode, StoreSink};
+use ace_oscore::coap::{OscoreClient, OscoreLayer, SharedOscoreLayer};
+use ace_oscore::profile::OscoreProfile;
+use ace_oscore::{ContextParams, ContextSet, SecurityContext};
+use ace_server::{AsService, RsOscore, RsService, SecurityMode, StoreSink};
 use ace_store::SqliteStore;
-use ace_token::crypto::{CryptoBackend, Rng, SecretBytes};
-use ace_token::{AceProfile, Algorithm, KeySet, PopKey, RustCrypto, TokenKey, UnixTime};
+use ace_token::crypto::{Rng, SecretBytes};
+use ace_token::{AceProfile, Algorithm, KeySet, RustCrypto, TokenKey, UnixTime};
 
 use crate::CliError;
 use crate::config::Config;
 use crate::keys;
 
-fn coap_dtls() -> AceProfile {
-    AceProfile(ace_core::consts::profile::COAP_DTLS)
+fn coap_oscore() -> AceProfile {
+    AceProfile(ace_oscore::profile::COAP_OSCORE)
 }
 
 fn open_db(cfg: &Config, role: &str) -> Result<Arc<SqliteStore>, CliError> {
@@ -33,17 +34,18 @@ fn open_db(cfg: &Config, role: &str) -> Result<Arc<SqliteStore>, CliError> {
 
 /// A context that continues after the persisted sequence number (RFC 8613 B.1.1) and asks
 /// the first request to prove freshness with Echo (B.1.2) when state was persisted before.
+/// Sequence records are per (Sender ID, Recipient ID, ID Context), so any number of peers
+/// of one service keep separate records.
 fn context(
     db: &SqliteStore,
     secret: &[u8],
     sender: &[u8],
     recipient: &[u8],
-    record: Option<&[u8]>,
 ) -> Result<SecurityContext<RustCrypto>, CliError> {
     let params = ContextParams::new(secret, b"", sender, recipient);
     let persisted = db
         .sequence_store()
-        .get(sender, record)
+        .get_context(sender, recipient, None)
         .map_err(|e| CliError::Runtime(format!("SQLite: {e}")))?;
     let ctx = match persisted {
         Some(n) => {
@@ -54,19 +56,6 @@ fn context(
         None => SecurityContext::new(RustCrypto, params),
     };
     ctx.map_err(|e| CliError::Config(format!("OSCORE context: {e}")))
-}
-
-/// ace-oscore's `SequenceStore` keys records by (Sender ID, ID Context); contexts of one
-/// server share its Sender ID, so two peers would share one record and a restart could
-/// restore a number below one already used. Until that is fixed there, one peer per service.
-fn one_oscore_peer(n: usize, table: &str) -> Result<(), CliError> {
-    if n > 1 {
-        return Err(CliError::Config(format!(
-            "[{table}]: more than one OSCORE client is not supported yet (sequence-number \
-             records would collide)"
-        )));
-    }
-    Ok(())
 }
 
 fn bind_err(e: ace_server::Error) -> CliError {
@@ -105,20 +94,15 @@ pub(crate) async fn as_serve(
     } else {
         SecurityMode::Oscore
     };
-    let signing_key = keys::read_p256_private(&cfg.path(&s.signing_key))?;
-    one_oscore_peer(
-        s.clients
-            .iter()
-            .filter(|c| c.oscore_sender_id.is_some())
-            .count(),
-        "as",
-    )?;
+    // Checked at start although RFC 9203 tokens are COSE_Encrypt0 (the key stays the AS's
+    // identity key, e.g. for other token formats).
+    let _signing_key = keys::read_p256_private(&cfg.path(&s.signing_key))?;
     let mut http_clients = ace_server::http::HttpClients::new();
     let mut registry = MemoryRegistry::new();
     let mut policy = StaticPolicy::new();
     let mut contexts = Vec::new();
     for c in &s.clients {
-        let mut info = ClientInfo::new(c.id.clone()).with_profile(coap_dtls());
+        let mut info = ClientInfo::new(c.id.clone()).with_profile(coap_oscore());
         if let Some(a) = &c.audience {
             info = info.with_default_audience(a.clone());
             if !c.scope.is_empty() {
@@ -154,13 +138,14 @@ pub(crate) async fn as_serve(
         registry = registry.with_client(info);
     }
     for rs in &s.resource_servers {
+        let token_key = keys::read_symmetric(&cfg.path(&rs.token_key))?;
         let mut info = ResourceServerInfo::new(
             rs.audience.clone(),
-            coap_dtls(),
-            TokenFormat::Sign1 {
-                alg: Algorithm::ES256,
-                key: signing_key.clone(),
-                kid: Some(b"as-key".to_vec()),
+            coap_oscore(),
+            TokenFormat::Encrypt0 {
+                alg: Algorithm::AES_CCM_16_64_128,
+                key: SecretBytes::from_slice(&token_key),
+                kid: Some(rs.audience.as_bytes().to_vec()),
             },
         );
         info.lifetime = s.token_lifetime;
@@ -173,7 +158,8 @@ pub(crate) async fn as_serve(
         Box::new(policy),
         Box::new(db.token_store()),
         Arc::new(RustCrypto),
-    );
+    )
+    .with_profiles(vec![Arc::new(OscoreProfile::new())]);
     for (aud, seq) in db
         .as_exi_sequences()
         .map_err(|e| CliError::Runtime(format!("SQLite: {e}")))?
@@ -234,7 +220,6 @@ pub(crate) async fn as_serve(
                     secret,
                     s.oscore_sender_id.as_bytes(),
                     id.as_bytes(),
-                    None,
                 )?);
             }
             let layer = OscoreLayer::new(set, db.sequence_store());
@@ -275,17 +260,13 @@ pub(crate) async fn rs_serve(cfg: &Config, coap: Option<SocketAddr>) -> Result<(
         .as_ref()
         .ok_or_else(|| CliError::Config("the configuration has no [rs] table".into()))?;
     let addr = coap.unwrap_or(s.coap);
-    let as_public = keys::read_p256_public(&cfg.path(&s.as_public_key))?;
-    one_oscore_peer(s.clients.len(), "rs")?;
+    let token_key = keys::read_symmetric(&cfg.path(&s.token_key))?;
     let db = open_db(cfg, "rs")?;
     let mut rs_cfg = RsConfig::new(s.audience.clone(), s.as_uri.clone());
     rs_cfg.issuers = vec![s.issuer.clone()];
     rs_cfg.scope_map = ace_server::demo::scope_map();
-    let keyset = KeySet::new().with(
-        TokenKey::public(as_public)
-            .with_kid(*b"as-key")
-            .with_issuer(s.issuer.clone()),
-    );
+    let keyset =
+        KeySet::new().with(TokenKey::symmetric(token_key).with_kid(s.audience.as_bytes().to_vec()));
     let engine = RsEngine::new(
         rs_cfg,
         Box::new(keyset),
@@ -298,36 +279,29 @@ pub(crate) async fn rs_serve(cfg: &Config, coap: Option<SocketAddr>) -> Result<(
     .with_exi_highest_expired(
         db.rs_exi_highest_expired()
             .map_err(|e| CliError::Runtime(format!("SQLite: {e}")))?,
+    )
+    .with_profiles(vec![Arc::new(OscoreProfile::new())]);
+    // No provisioned contexts: /authz-info derives them from the tokens (RFC 9203) and they
+    // are persisted, so that a restart continues them (sequence numbers per context, Echo).
+    let layer = SharedOscoreLayer::new(
+        OscoreLayer::new(ContextSet::new(), db.sequence_store()).allow_unprotected(true),
     );
-    let mut set = ContextSet::new();
-    let mut peers = Vec::new();
-    for c in &s.clients {
-        let secret = keys::read_symmetric(&cfg.path(&c.oscore_secret_file))?;
-        let public = keys::read_p256_public(&cfg.path(&c.public_key))?;
-        set.insert(context(
-            &db,
-            &secret,
-            s.oscore_sender_id.as_bytes(),
-            c.oscore_sender_id.as_bytes(),
-            None,
-        )?);
-        peers.push((c.oscore_sender_id.as_bytes().to_vec(), public));
+    let oscore = RsOscore::new(layer.clone()).with_persistence(db.clone());
+    let seq = db.sequence_store();
+    let restored = oscore
+        .restore(UnixTime::now(), |p| {
+            seq.get_context(&p.sender_id, &p.recipient_id, p.id_context.as_deref())
+                .map_err(|e| ace_server::Error::Tls(format!("SQLite: {e}")))
+        })
+        .map_err(|e| CliError::Runtime(e.to_string()))?;
+    if restored > 0 {
+        tracing::info!(restored, "RFC 9203 OSCORE contexts restored");
     }
-    let map: ace_server::IdentityMap = Arc::new(move |p: &ace_coap::PeerIdentity| match p {
-        ace_coap::PeerIdentity::Oscore { sender_id, .. } => peers
-            .iter()
-            .find(|(id, _)| id == sender_id)
-            .map_or(ace_core::ChannelIdentity::Anonymous, |(_, k)| {
-                ace_core::ChannelIdentity::RawPublicKey(k.clone())
-            }),
-        _ => ace_core::ChannelIdentity::Anonymous,
-    });
     let service = RsService::new(engine)
         .with_sink(Arc::new(StoreSink(db.clone())))
-        .with_identity_map(map);
+        .with_oscore_profile(Arc::new(oscore));
     let state = ace_server::demo::DemoState::default();
     let router = ace_server::demo::mount(&service, Router::new(), &state);
-    let layer = OscoreLayer::new(set, db.sequence_store()).allow_unprotected(true);
     let server = ace_server::bind_coap(addr, ace_coap::Config::default(), router, layer)
         .await
         .map_err(bind_err)?;
@@ -337,7 +311,7 @@ pub(crate) async fn rs_serve(cfg: &Config, coap: Option<SocketAddr>) -> Result<(
         std::time::Duration::from_secs(1),
     ));
     let maintain = tokio::spawn(service.clone().maintain(std::time::Duration::from_secs(1)));
-    let r = run(server, "RS (CoAP, OSCORE resources)").await;
+    let r = run(server, "RS (CoAP, OSCORE profile RFC 9203)").await;
     counter.abort();
     maintain.abort();
     r
@@ -345,9 +319,9 @@ pub(crate) async fn rs_serve(cfg: &Config, coap: Option<SocketAddr>) -> Result<(
 
 struct ClientSide {
     to_as: OscoreClient<RustCrypto>,
-    to_rs: OscoreClient<RustCrypto>,
     coap: ace_coap::Client,
     engine: ClientEngine,
+    db: Arc<SqliteStore>,
     as_addr: SocketAddr,
     rs_addr: SocketAddr,
 }
@@ -357,28 +331,13 @@ async fn client_side(cfg: &Config) -> Result<ClientSide, CliError> {
         .client
         .as_ref()
         .ok_or_else(|| CliError::Config("the configuration has no [client] table".into()))?;
-    let key = keys::read_p256_private(&cfg.path(&s.key))?;
-    let public = RustCrypto
-        .public_key(&key)
-        .map_err(|e| CliError::Config(format!("client key: {e}")))?;
     let as_secret = keys::read_symmetric(&cfg.path(&s.as_oscore_secret_file))?;
-    let rs_secret = keys::read_symmetric(&cfg.path(&s.rs_oscore_secret_file))?;
     let db = open_db(cfg, "client")?;
-    // Two contexts with the same Sender ID need separate sequence records: the RS one is
-    // keyed with the ID Context slot set to the RS's Sender ID.
     let to_as_ctx = context(
         &db,
         &as_secret,
         s.oscore_sender_id.as_bytes(),
         s.as_sender_id.as_bytes(),
-        None,
-    )?;
-    let to_rs_ctx = context(
-        &db,
-        &rs_secret,
-        s.oscore_sender_id.as_bytes(),
-        s.rs_sender_id.as_bytes(),
-        Some(RS_RECORD),
     )?;
     let (coap, driver) = ace_coap::Client::bind(
         SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -388,32 +347,25 @@ async fn client_side(cfg: &Config) -> Result<ClientSide, CliError> {
     .map_err(|e| CliError::Runtime(e.to_string()))?;
     tokio::spawn(driver.run());
     let mut config = ClientConfig::new(s.id.clone());
-    config.req_cnf = Some(Confirmation::cose_key(PopKey::public(public)));
+    config.profiles = vec![coap_oscore()];
     Ok(ClientSide {
         to_as: OscoreClient::new(coap.clone(), to_as_ctx, db.sequence_store()),
-        to_rs: OscoreClient::new(coap.clone(), to_rs_ctx, SeparateSeq(db.clone())),
         coap,
         engine: ClientEngine::new(config),
+        db,
         as_addr: s.as_coap,
         rs_addr: s.rs_coap,
     })
 }
 
-const RS_RECORD: &[u8] = b"rs-channel";
+/// Key of the client's RFC 9203 context with the RS of `audience` in its SQLite file.
+fn rs_context_key(audience: &str) -> String {
+    format!("rfc9203-client-context/{audience}")
+}
 
-/// Sequence records of the client ↔ RS context, kept apart from the client ↔ AS one.
-struct SeparateSeq(Arc<SqliteStore>);
-
-impl SequenceStore for SeparateSeq {
-    fn persist(
-        &mut self,
-        sender_id: &[u8],
-        _id_context: Option<&[u8]>,
-        value: u64,
-    ) -> Result<(), ace_oscore::PersistError> {
-        let mut s = self.0.sequence_store();
-        s.persist(sender_id, Some(RS_RECORD), value)
-    }
+fn parse_hex_id(text: &str) -> Result<Vec<u8>, CliError> {
+    hex::decode(text)
+        .map_err(|e| CliError::Config(format!("[client] rs_recipient_id: not hex ({e}): {text:?}")))
 }
 
 fn oscore_err(e: &ace_oscore::Error) -> CliError {
@@ -470,8 +422,12 @@ pub(crate) async fn token_request(cfg: &Config, scope: &str, upload: bool) -> Re
         path.display()
     );
     if upload {
-        let (cf, req) = info.authz_info_request();
-        let body = req.encode().map_err(|e| CliError::Runtime(e.to_string()))?;
+        // RFC 9203 §4.1: the token with nonce1 and our Recipient ID (ID1), unprotected.
+        let id1 = parse_hex_id(&s.rs_recipient_id)?;
+        let profile = OscoreProfile::new();
+        let (cf, body, pending) = profile
+            .client_authz_info(&info, &id1, &mut ace_token::crypto::os_rng())
+            .map_err(|e| CliError::Runtime(format!("RFC 9203: {e}")))?;
         let r = c
             .coap
             .post(c.rs_addr, "/authz-info", body, Some(cf.0))
@@ -484,18 +440,84 @@ pub(crate) async fn token_request(cfg: &Config, scope: &str, upload: bool) -> Re
                 r.code
             )));
         }
+        // §4.3: the context from the token's OSCORE_Input_Material, N1, N2, ID1, ID2.
+        let params = pending
+            .handle_response(
+                CoapCode {
+                    class: r.code.class(),
+                    detail: r.code.detail(),
+                },
+                &r.payload,
+            )
+            .map_err(|e| CliError::Runtime(format!("RFC 9203: {e}")))?;
+        let material_id = pending.material.id.clone().unwrap_or_default();
+        println!(
+            "OSCORE context derived from the token's OSCORE_Input_Material (id {}): nonce1 {}, \
+             Sender ID (RS's Recipient ID) {}, Recipient ID {}",
+            hex::encode(&material_id),
+            hex::encode(&pending.nonce1),
+            hex::encode(&params.sender_id),
+            hex::encode(&params.recipient_id)
+        );
+        // A new context has new keys: its sequence numbers start at 0 (a record of an
+        // earlier context with the same IDs only makes them start later, which is safe).
+        c.db.put_value(
+            &rs_context_key(&s.audience),
+            &ace_server::oscore_rs::encode_context(&material_id, Some(info.expires_at), &params),
+        )
+        .map_err(|e| CliError::Runtime(format!("SQLite: {e}")))?;
     }
     Ok(())
 }
 
-/// `ace client get PATH`: GET over OSCORE from the RS; prints the code and payload.
+/// `ace client get PATH`: GET over the RFC 9203 OSCORE context (derived by `ace token
+/// request --upload`) from the RS; prints the code and payload.
 pub(crate) async fn client_get(cfg: &Config, path: &str) -> Result<Code, CliError> {
+    let s = cfg
+        .client
+        .as_ref()
+        .ok_or_else(|| CliError::Config("the configuration has no [client] table".into()))?;
     let c = client_side(cfg).await?;
-    let r = c
-        .to_rs
+    let record =
+        c.db.get_value(&rs_context_key(&s.audience))
+            .map_err(|e| CliError::Runtime(format!("SQLite: {e}")))?
+            .ok_or_else(|| {
+                CliError::Runtime(
+                    "no OSCORE context with the RS: run `ace token request --upload` first".into(),
+                )
+            })?;
+    let (_, _, params) = ace_server::oscore_rs::decode_context(&record)
+        .ok_or_else(|| CliError::Runtime("malformed OSCORE context record".into()))?;
+    let persisted =
+        c.db.sequence_store()
+            .get_context(
+                &params.sender_id,
+                &params.recipient_id,
+                params.id_context.as_deref(),
+            )
+            .map_err(|e| CliError::Runtime(format!("SQLite: {e}")))?;
+    // A client receives no requests: continue after the persisted number, no Echo state.
+    let ctx = match persisted {
+        Some(n) => SecurityContext::restore_without_echo(RustCrypto, params, n),
+        None => SecurityContext::new(RustCrypto, params),
+    }
+    .map_err(|e| CliError::Runtime(format!("OSCORE context: {e}")))?;
+    let to_rs = OscoreClient::new(c.coap.clone(), ctx, c.db.sequence_store());
+    let r = match to_rs
         .request(c.rs_addr, Message::request(Code::GET, path))
         .await
-        .map_err(|e| oscore_err(&e))?;
+    {
+        Ok(r) => r,
+        Err(ace_oscore::Error::UnprotectedResponse(code)) => {
+            // The RS has no such context (token expired or context replaced).
+            println!(
+                "{} (unprotected: the RS has no OSCORE context for us)",
+                Code(code)
+            );
+            return Ok(Code(code));
+        }
+        Err(e) => return Err(oscore_err(&e)),
+    };
     println!("{} {}", r.code, String::from_utf8_lossy(&r.payload));
     Ok(r.code)
 }

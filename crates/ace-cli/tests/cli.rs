@@ -217,9 +217,9 @@ fn kill_9_keeps_issued_tokens_and_the_rs_token_store() {
     let d = tempdir("kill");
     for (kind, name) in [
         ("p256", "as.cose"),
-        ("p256", "client.cose"),
         ("symmetric", "c-as.key"),
-        ("symmetric", "c-rs.key"),
+        ("symmetric", "c2-as.key"),
+        ("symmetric", "rs-token.key"),
     ] {
         let p = d.join(name);
         assert!(
@@ -236,11 +236,10 @@ fn kill_9_keeps_issued_tokens_and_the_rs_token_store() {
         );
     }
     let (pa, pr) = (free_udp_port(), free_udp_port());
-    let cfg = d.join("ace.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            r#"[as]
+    // Two OSCORE clients of one AS (their contexts share the AS's Sender ID; sequence
+    // records are per context), and the RS with the OSCORE profile (RFC 9203).
+    let services = format!(
+        r#"[as]
 issuer = "as"
 coap = "127.0.0.1:{pa}"
 signing_key = "as.cose"
@@ -253,48 +252,81 @@ audience = "rs1"
 oscore_sender_id = "c1"
 oscore_secret_file = "c-as.key"
 
+[[as.clients]]
+id = "client2"
+scope = "temp:r"
+audience = "rs1"
+oscore_sender_id = "c2"
+oscore_secret_file = "c2-as.key"
+
 [[as.resource_servers]]
 audience = "rs1"
+token_key = "rs-token.key"
 
 [rs]
 audience = "rs1"
 coap = "127.0.0.1:{pr}"
 as_uri = "coap://127.0.0.1:{pa}/token"
 issuer = "as"
-as_public_key = "as.pub.cose"
-
-[[rs.clients]]
-oscore_sender_id = "c1"
-oscore_secret_file = "c-rs.key"
-public_key = "client.pub.cose"
-
+token_key = "rs-token.key"
+"#
+    );
+    let client = |id: &str, sid: &str, secret: &str, rid: &str, state: &str| {
+        format!(
+            r#"
 [client]
-id = "client1"
+id = "{id}"
 as_coap = "127.0.0.1:{pa}"
 rs_coap = "127.0.0.1:{pr}"
 audience = "rs1"
-key = "client.cose"
-oscore_sender_id = "c1"
-as_oscore_secret_file = "c-as.key"
-rs_oscore_secret_file = "c-rs.key"
+oscore_sender_id = "{sid}"
+as_oscore_secret_file = "{secret}"
+rs_recipient_id = "{rid}"
+token_file = "{id}.cwt"
 
 [storage]
-path = "state.sqlite"
+path = "{state}.sqlite"
 "#
-        ),
+        )
+    };
+    let cfg = d.join("ace.toml");
+    std::fs::write(
+        &cfg,
+        services.clone() + &client("client1", "c1", "c-as.key", "01", "state"),
+    )
+    .unwrap();
+    // client2 asks for the same ID1 as client1: the RS's contexts then share their Sender
+    // ID too, and are still told apart (and persisted) by their Recipient IDs.
+    let cfg2 = d.join("ace2.toml");
+    std::fs::write(
+        &cfg2,
+        services + &client("client2", "c2", "c2-as.key", "01", "state2"),
     )
     .unwrap();
     let c = cfg.to_str().unwrap();
+    let c2 = cfg2.to_str().unwrap();
     let mut as_child = spawn_service("as", &cfg);
     let mut rs_child = spawn_service("rs", &cfg);
 
     let o = ace(&["token", "request", "-c", c, "--scope", "temp:r", "--upload"]);
+    let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        out.contains("authz-info: 2.01")
+            && out.contains("OSCORE context derived from the token's OSCORE_Input_Material"),
+        "{out}"
+    );
     let o = ace(&["client", "get", "-c", c, "/temp"]);
     assert!(o.status.success());
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "2.05 21.5 C");
     let o = ace(&["client", "get", "-c", c, "/led"]);
     assert_eq!(o.status.code(), Some(1), "led:r was not requested");
+    let o = ace(&[
+        "token", "request", "-c", c2, "--scope", "temp:r", "--upload",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = ace(&["client", "get", "-c", c2, "/temp"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "2.05 21.5 C");
 
     // kill -9 both, restart.
     as_child.kill().unwrap();
@@ -304,17 +336,22 @@ path = "state.sqlite"
     let mut as_child = spawn_service("as", &cfg);
     let mut rs_child = spawn_service("rs", &cfg);
 
-    // The RS still has the token (no new upload); OSCORE resumes (Echo, RFC 8613 B.1.2).
-    let o = ace(&["client", "get", "-c", c, "/temp"]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "2.05 21.5 C");
+    // The RS still has the tokens and the derived contexts (no new upload); OSCORE resumes
+    // (Echo, RFC 8613 B.1.2) for both clients.
+    for conf in [c, c2] {
+        let o = ace(&["client", "get", "-c", conf, "/temp"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "2.05 21.5 C");
+    }
 
     // The AS still has the issued token in its store.
-    let token = std::fs::read(d.join("token.cwt")).unwrap();
+    let token = std::fs::read(d.join("client1.cwt")).unwrap();
     let db = ace_store::SqliteStore::open(&d.join("state-as.sqlite")).unwrap();
     assert!(db.issued_tokens().unwrap().iter().any(|t| t.token == token));
     drop(db);
-    // And the restarted AS keeps issuing.
+    // And the restarted AS keeps issuing, to both OSCORE clients (each restored context
+    // answers its client's first request with an Echo challenge under its own sequence
+    // record).
     let o = ace(&[
         "token",
         "request",
@@ -327,25 +364,40 @@ path = "state.sqlite"
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let o = ace(&["client", "get", "-c", c, "/led"]);
     assert!(o.status.success());
+    let o = ace(&["token", "request", "-c", c2, "--scope", "temp:r"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The RS's two restored contexts share their Sender ID (both clients chose ID1 = 01)
+    // and each answered its client's first request after the restart with an Echo
+    // challenge under a fresh Partial IV: two separate sequence records, keyed by the full
+    // context identity.
+    let db = ace_store::SqliteStore::open(&d.join("state-rs.sqlite")).unwrap();
+    let contexts: Vec<_> = db
+        .values_with_prefix(ace_server::oscore_rs::KV_PREFIX)
+        .unwrap()
+        .into_iter()
+        .map(|(_, v)| ace_server::oscore_rs::decode_context(&v).unwrap().2)
+        .collect();
+    assert!(contexts.len() >= 2, "{}", contexts.len());
+    assert!(contexts.iter().all(|p| p.sender_id == [0x01]));
+    let seq = db.sequence_store();
+    let mut recipients = Vec::new();
+    for p in &contexts {
+        let v = seq
+            .get_context(&p.sender_id, &p.recipient_id, None)
+            .unwrap();
+        if v.is_some() {
+            recipients.push(p.recipient_id.clone());
+        }
+    }
+    recipients.sort();
+    recipients.dedup();
+    assert!(recipients.len() >= 2, "{recipients:?}");
+    drop(db);
 
-    // inspect with the AS key: claims and a passing check.
-    let o = ace(&[
-        "token",
-        "inspect",
-        d.join("token.cwt").to_str().unwrap(),
-        "--key",
-        d.join("as.pub.cose").to_str().unwrap(),
-        "--audience",
-        "rs1",
-        "--issuer",
-        "as",
-    ]);
+    // inspect: the token is a COSE_Encrypt0 for the RS.
+    let o = ace(&["token", "inspect", d.join("client1.cwt").to_str().unwrap()]);
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{out}");
-    assert!(
-        out.contains("sub         client1") && out.contains("signature and claims OK"),
-        "{out}"
-    );
+    assert!(out.contains("Encrypt0"), "{out}");
 
     as_child.kill().unwrap();
     rs_child.kill().unwrap();

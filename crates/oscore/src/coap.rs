@@ -83,8 +83,14 @@ fn persist<B>(
     reservation: Option<Reservation>,
 ) -> Result<()> {
     if let Some(r) = reservation {
+        // Keyed by the full context identity: a server's contexts share its Sender ID.
         store
-            .persist(ctx.sender_id(), ctx.id_context(), r.persist)
+            .persist_context(
+                ctx.sender_id(),
+                ctx.recipient_id(),
+                ctx.id_context(),
+                r.persist,
+            )
             .map_err(|_| Error::PersistFailed)?;
     }
     Ok(())
@@ -95,6 +101,9 @@ fn persist<B>(
 pub struct Exchange {
     index: usize,
     binding: RequestBinding,
+    /// The ID Context of the context that verified the request (to find it again when
+    /// contexts were added or removed at runtime, e.g. for a later Observe notification).
+    id_context: Option<Vec<u8>>,
 }
 
 /// The Appendix B.2 server run with its RNG, boxed so that the layer's bounds stay those of
@@ -152,14 +161,157 @@ impl<B: AeadBackend> OscoreLayer<B> {
             sender_id: v.binding.kid().to_vec(),
             id_context: ctx.and_then(|c| c.id_context().map(<[u8]>::to_vec)),
         };
+        let id_context = ctx.and_then(|c| c.id_context().map(<[u8]>::to_vec));
         (
             to_coap(v.request),
             identity,
             Some(Exchange {
                 index,
                 binding: v.binding,
+                id_context,
             }),
         )
+    }
+
+    /// The index of the context of `exchange` now: its original index while that still
+    /// holds the context (Recipient ID = the request's kid, same ID Context), otherwise
+    /// the context found by kid and ID Context (contexts removed at runtime shift later
+    /// indices), otherwise the original index if it holds a context with that Recipient ID
+    /// (replaced in place, Appendix B.2).
+    fn resolve(&self, exchange: &Exchange) -> Option<usize> {
+        let kid = exchange.binding.kid();
+        let slot = self.contexts.get(exchange.index);
+        if slot.is_some_and(|c| {
+            c.recipient_id() == kid && c.id_context() == exchange.id_context.as_deref()
+        }) {
+            return Some(exchange.index);
+        }
+        if let Some(i) = self.contexts.position(|c| {
+            c.recipient_id() == kid && c.id_context() == exchange.id_context.as_deref()
+        }) {
+            return Some(i);
+        }
+        slot.filter(|c| c.recipient_id() == kid)
+            .map(|_| exchange.index)
+    }
+
+    /// Adds a context while the layer is serving (through a [`SharedOscoreLayer`]);
+    /// returns its index. A context with the same Recipient ID and ID Context is replaced.
+    pub fn add_context(&mut self, ctx: SecurityContext<B>) -> usize {
+        let rid = ctx.recipient_id().to_vec();
+        let idc = ctx.id_context().map(<[u8]>::to_vec);
+        let existing = self
+            .contexts
+            .position(|c| c.recipient_id() == rid.as_slice() && c.id_context() == idc.as_deref());
+        self.contexts.install(existing, ctx)
+    }
+
+    /// Removes the context with Recipient ID `recipient_id` and exactly the ID Context
+    /// `id_context`; returns it. Requests for it are answered 4.01 "Security context not
+    /// found" afterwards; responses to requests it verified before are not sent.
+    pub fn remove_context(
+        &mut self,
+        recipient_id: &[u8],
+        id_context: Option<&[u8]>,
+    ) -> Option<SecurityContext<B>> {
+        let i = self
+            .contexts
+            .position(|c| c.recipient_id() == recipient_id && c.id_context() == id_context)?;
+        self.contexts.remove(i)
+    }
+}
+
+/// An [`OscoreLayer`] that can be changed while a server runs it: the server gets one clone
+/// (it implements [`SecurityLayer`] by locking the layer for each call), the shell keeps
+/// another to add and remove contexts at runtime (e.g. contexts derived at an RS's
+/// `/authz-info`, RFC 9203 §4.3). The lock is held only inside each call.
+pub struct SharedOscoreLayer<B> {
+    inner: Arc<Mutex<OscoreLayer<B>>>,
+}
+
+impl<B> Clone for SharedOscoreLayer<B> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<B> core::fmt::Debug for SharedOscoreLayer<B> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SharedOscoreLayer").finish_non_exhaustive()
+    }
+}
+
+impl<B: AeadBackend> SharedOscoreLayer<B> {
+    /// Shares `layer`.
+    #[must_use]
+    pub fn new(layer: OscoreLayer<B>) -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(layer)),
+        }
+    }
+
+    /// Runs `f` on the layer under its lock (add, remove or inspect contexts).
+    ///
+    /// # Errors
+    /// [`Error::Misuse`] when the lock is poisoned.
+    pub fn with_layer<T>(&self, f: impl FnOnce(&mut OscoreLayer<B>) -> T) -> Result<T> {
+        let mut l = self
+            .inner
+            .lock()
+            .map_err(|_| Error::Misuse("layer lock poisoned"))?;
+        Ok(f(&mut l))
+    }
+
+    /// [`OscoreLayer::add_context`] under the lock.
+    ///
+    /// # Errors
+    /// [`Error::Misuse`] when the lock is poisoned.
+    pub fn add_context(&self, ctx: SecurityContext<B>) -> Result<usize> {
+        self.with_layer(|l| l.add_context(ctx))
+    }
+
+    /// [`OscoreLayer::remove_context`] under the lock; whether a context was removed.
+    ///
+    /// # Errors
+    /// [`Error::Misuse`] when the lock is poisoned.
+    pub fn remove_context(&self, recipient_id: &[u8], id_context: Option<&[u8]>) -> Result<bool> {
+        self.with_layer(|l| l.remove_context(recipient_id, id_context).is_some())
+    }
+}
+
+impl<B: AeadBackend + Send + 'static> SecurityLayer for SharedOscoreLayer<B> {
+    type Context = Option<Exchange>;
+
+    fn unprotect(
+        &mut self,
+        peer: SocketAddr,
+        request: ace_coap::Message,
+    ) -> core::result::Result<(ace_coap::Message, PeerIdentity, Option<Exchange>), ace_coap::Message>
+    {
+        match self.inner.lock() {
+            Ok(mut l) => l.unprotect(peer, request),
+            Err(_) => Err(ace_coap::Message::response(
+                Code(code::INTERNAL_SERVER_ERROR),
+                Vec::new(),
+            )),
+        }
+    }
+
+    fn protect(
+        &mut self,
+        peer: SocketAddr,
+        response: ace_coap::Message,
+        context: &mut Option<Exchange>,
+    ) -> core::result::Result<ace_coap::Message, ace_coap::Message> {
+        match self.inner.lock() {
+            Ok(mut l) => l.protect(peer, response, context),
+            Err(_) => Err(ace_coap::Message::response(
+                Code(code::INTERNAL_SERVER_ERROR),
+                Vec::new(),
+            )),
+        }
     }
 }
 
@@ -261,7 +413,11 @@ impl<B: AeadBackend + Send + 'static> SecurityLayer for OscoreLayer<B> {
         let Some(exchange) = context else {
             return Ok(response);
         };
-        let Some(ctx) = self.contexts.get_mut(exchange.index) else {
+        let Some(index) = self.resolve(exchange) else {
+            return Err(error_response(&Error::ContextNotFound));
+        };
+        exchange.index = index;
+        let Some(ctx) = self.contexts.get_mut(index) else {
             return Err(error_response(&Error::ContextNotFound));
         };
         ctx.protect_response(&mut exchange.binding, &from_coap(&response))
@@ -492,16 +648,25 @@ impl<B: AeadBackend + HkdfBackend + Clone> OscoreClient<B> {
             }
         };
         let second = run.handle_response1(&resp, &req, rng)?;
+        // Taken before the store lock (lock order: context, then store).
+        let recipient_id = self
+            .ctx
+            .lock()
+            .map_err(|_| Error::Misuse("context lock poisoned"))?
+            .recipient_id()
+            .to_vec();
         {
             let mut store = self
                 .store
                 .lock()
                 .map_err(|_| Error::Misuse("store lock poisoned"))?;
             if let Some(r) = second.reservation {
-                // Request #2 carries the new ID Context as kid context.
+                // Request #2 carries the new ID Context as kid context; the Recipient ID
+                // stays that of this client's context (B.2 changes only the ID Context).
                 store
-                    .persist(
+                    .persist_context(
                         second.binding.kid(),
+                        &recipient_id,
                         second.binding.kid_context(),
                         r.persist,
                     )

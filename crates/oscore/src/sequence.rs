@@ -118,9 +118,18 @@ impl SenderSequence {
 /// Durable storage of sequence-number reservations, for shells that must persist inside a
 /// synchronous call (the ace-coap `SecurityLayer` has no effect outlet). Implementations
 /// must return only after the value is durable (e.g. after `fsync` or a committed
-/// transaction). Keyed by Sender ID and ID Context.
+/// transaction).
+///
+/// Records are keyed by the full identity of a context: Sender ID, Recipient ID and ID
+/// Context ([`SequenceStore::persist_context`], which the ace-coap layer and client call).
+/// Keying by Sender ID and ID Context alone ([`SequenceStore::persist`], the original
+/// method) is not enough for a server: all of its contexts share its own Sender ID, so two
+/// peers would share one record and a restart could restore a number below one already
+/// used. The default `persist_context` falls back to `persist` (dropping the Recipient ID),
+/// so existing implementations keep their behaviour; stores used by a server with several
+/// peers must override it.
 pub trait SequenceStore {
-    /// Persists `value` for the context with `sender_id` / `id_context`.
+    /// Persists `value` for the context with `sender_id` / `id_context` (any Recipient ID).
     ///
     /// # Errors
     /// [`PersistError`] when the write did not become durable; the caller then drops the
@@ -131,6 +140,22 @@ pub trait SequenceStore {
         id_context: Option<&[u8]>,
         value: u64,
     ) -> Result<(), PersistError>;
+
+    /// Persists `value` for the context with `sender_id` / `recipient_id` / `id_context`.
+    /// The default calls [`SequenceStore::persist`] without the Recipient ID.
+    ///
+    /// # Errors
+    /// As [`SequenceStore::persist`].
+    fn persist_context(
+        &mut self,
+        sender_id: &[u8],
+        recipient_id: &[u8],
+        id_context: Option<&[u8]>,
+        value: u64,
+    ) -> Result<(), PersistError> {
+        let _ = recipient_id;
+        self.persist(sender_id, id_context, value)
+    }
 }
 
 /// A write to a [`SequenceStore`] failed.
@@ -138,11 +163,27 @@ pub trait SequenceStore {
 #[error("sequence-number reservation not persisted")]
 pub struct PersistError;
 
+/// The key of a record: Sender ID, Recipient ID (`None` for records written through
+/// [`SequenceStore::persist`]) and ID Context.
+type RecordKey = (Vec<u8>, Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// An in-memory [`SequenceStore`] (tests; it survives a context being dropped, not a process
-/// exit).
+/// exit). Keyed by the full context identity (see [`SequenceStore`]).
 #[derive(Debug, Clone, Default)]
 pub struct MemorySequenceStore {
-    values: BTreeMap<(Vec<u8>, Option<Vec<u8>>), u64>,
+    values: BTreeMap<RecordKey, u64>,
+}
+
+fn record_key(
+    sender_id: &[u8],
+    recipient_id: Option<&[u8]>,
+    id_context: Option<&[u8]>,
+) -> RecordKey {
+    (
+        sender_id.to_vec(),
+        recipient_id.map(<[u8]>::to_vec),
+        id_context.map(<[u8]>::to_vec),
+    )
 }
 
 impl MemorySequenceStore {
@@ -152,12 +193,36 @@ impl MemorySequenceStore {
         Self::default()
     }
 
-    /// The last persisted value for a context, if any.
+    /// The highest value persisted for any context with `sender_id` / `id_context`
+    /// (whatever its Recipient ID), if any. A safe restore value for every such context.
     #[must_use]
     pub fn get(&self, sender_id: &[u8], id_context: Option<&[u8]>) -> Option<u64> {
         self.values
-            .get(&(sender_id.to_vec(), id_context.map(<[u8]>::to_vec)))
-            .copied()
+            .iter()
+            .filter(|((s, _, c), _)| s.as_slice() == sender_id && c.as_deref() == id_context)
+            .map(|(_, v)| *v)
+            .max()
+    }
+
+    /// The value to restore the context `sender_id` / `recipient_id` / `id_context` from:
+    /// its own record, or a record written without Recipient ID (through
+    /// [`SequenceStore::persist`]) if that is higher.
+    #[must_use]
+    pub fn get_context(
+        &self,
+        sender_id: &[u8],
+        recipient_id: &[u8],
+        id_context: Option<&[u8]>,
+    ) -> Option<u64> {
+        let own = self
+            .values
+            .get(&record_key(sender_id, Some(recipient_id), id_context))
+            .copied();
+        let legacy = self
+            .values
+            .get(&record_key(sender_id, None, id_context))
+            .copied();
+        own.max(legacy)
     }
 }
 
@@ -169,7 +234,19 @@ impl SequenceStore for MemorySequenceStore {
         value: u64,
     ) -> Result<(), PersistError> {
         self.values
-            .insert((sender_id.to_vec(), id_context.map(<[u8]>::to_vec)), value);
+            .insert(record_key(sender_id, None, id_context), value);
+        Ok(())
+    }
+
+    fn persist_context(
+        &mut self,
+        sender_id: &[u8],
+        recipient_id: &[u8],
+        id_context: Option<&[u8]>,
+        value: u64,
+    ) -> Result<(), PersistError> {
+        self.values
+            .insert(record_key(sender_id, Some(recipient_id), id_context), value);
         Ok(())
     }
 }
@@ -202,5 +279,32 @@ mod tests {
         );
         assert_eq!(s.take(), Err(Error::SequenceNumberExhausted));
         assert_eq!(s.take(), Err(Error::SequenceNumberExhausted));
+    }
+
+    #[test]
+    fn memory_store_keys_by_the_full_context_identity() {
+        let mut m = MemorySequenceStore::new();
+        m.persist_context(b"rs", b"c1", None, 40).unwrap();
+        m.persist_context(b"rs", b"c2", None, 7).unwrap();
+        assert_eq!(m.get_context(b"rs", b"c1", None), Some(40));
+        assert_eq!(m.get_context(b"rs", b"c2", None), Some(7));
+        assert_eq!(m.get_context(b"rs", b"c3", None), None);
+        assert_eq!(m.get_context(b"rs", b"c1", Some(b"x")), None);
+        // The old key: the highest of all Recipient IDs; a legacy record is a lower bound.
+        assert_eq!(m.get(b"rs", None), Some(40));
+        m.persist(b"rs", None, 100).unwrap();
+        assert_eq!(m.get_context(b"rs", b"c2", None), Some(100));
+        assert_eq!(m.get(b"rs", None), Some(100));
+        // A store that only implements `persist` keeps its behaviour.
+        struct Old(Vec<(Vec<u8>, u64)>);
+        impl SequenceStore for Old {
+            fn persist(&mut self, s: &[u8], _: Option<&[u8]>, v: u64) -> Result<(), PersistError> {
+                self.0.push((s.to_vec(), v));
+                Ok(())
+            }
+        }
+        let mut o = Old(Vec::new());
+        o.persist_context(b"rs", b"c1", None, 5).unwrap();
+        assert_eq!(o.0, alloc::vec![(b"rs".to_vec(), 5)]);
     }
 }

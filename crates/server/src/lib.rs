@@ -7,7 +7,9 @@
 //!            datagram ─► ace-coap Server (dedup, block-wise, observe, SecurityLayer: OSCORE)
 //!                           │ Request { identity: PeerIdentity }
 //!   AS:  /token, /introspect ─► AsService ─► AsEngine::handle_*_bytes(now, channel, payload, rng)
-//!   RS:  /authz-info          ─► RsService ─► RsEngine::handle_authz_info(now, cf, payload)
+//!   RS:  /authz-info          ─► RsService ─► RsEngine::handle_authz_info(now, cf, payload),
+//!                                 or with RFC 9203: RsOscore ─► OscoreProfile::rs_authz_info,
+//!                                 the derived OSCORE context added to the running layer
 //!        /temp /led /big /counter ─► Protected ─► RsEngine::authorize(now, channel, path, method)
 //!                           │ effects ─► EffectSink (persisted before the response leaves)
 //!            response ◄─────┘
@@ -28,8 +30,11 @@
 //! * What the channel authenticated ([`ace_coap::PeerIdentity`]) becomes the engines'
 //!   [`ChannelIdentity`](ace_core::ChannelIdentity) through an [`IdentityMap`].
 //!
-//! It does not: run DTLS, implement the RFC 9203 nonce exchange itself (that is
-//! `ace-oscore`'s profile), or parse configuration files (that is `ace-cli`).
+//! * The OSCORE profile of ACE (RFC 9203): [`RsOscore`] drives `ace-oscore`'s
+//!   `OscoreProfile` at `/authz-info` and installs the derived contexts into the server's
+//!   [`SharedOscoreLayer`](ace_oscore::coap::SharedOscoreLayer); see [`oscore_rs`].
+//!
+//! It does not: run DTLS, or parse configuration files (that is `ace-cli`).
 
 #![forbid(unsafe_code)]
 #![cfg_attr(
@@ -49,6 +54,7 @@ mod error;
 pub mod http;
 mod identity;
 pub mod local;
+pub mod oscore_rs;
 mod rs_service;
 mod sink;
 mod store_sink;
@@ -58,6 +64,7 @@ pub use as_service::AsService;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, Result};
 pub use identity::{IdentityMap, default_identity_map};
+pub use oscore_rs::RsOscore;
 pub use rs_service::{Protected, RsService};
 pub use sink::{EffectSink, LogEffects, PersistError};
 pub use store_sink::StoreSink;

@@ -9,6 +9,7 @@ use ace_token::crypto::{OsRng, os_rng};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::identity::{IdentityMap, default_identity_map};
+use crate::oscore_rs::RsOscore;
 use crate::sink::{EffectSink, LogEffects};
 
 const ACE_CBOR: u16 = ContentFormat::ACE_CBOR.0;
@@ -28,6 +29,7 @@ pub struct RsService {
     clock: Arc<dyn Clock>,
     sink: Arc<dyn EffectSink>,
     identity: IdentityMap,
+    oscore: Option<Arc<RsOscore>>,
 }
 
 impl core::fmt::Debug for RsService {
@@ -49,6 +51,30 @@ impl RsService {
             clock: Arc::new(SystemClock),
             sink: Arc::new(LogEffects),
             identity: default_identity_map(),
+            oscore: None,
+        }
+    }
+
+    /// Runs the OSCORE profile of ACE (RFC 9203, see [`RsOscore`]): `/authz-info` derives
+    /// OSCORE contexts and installs them into `oscore`'s layer, and OSCORE peers are known
+    /// by the token bound to their context (this replaces the identity map for them).
+    #[must_use]
+    pub fn with_oscore_profile(mut self, oscore: Arc<RsOscore>) -> Self {
+        self.oscore = Some(oscore);
+        self
+    }
+
+    /// The RFC 9203 state, if [`RsService::with_oscore_profile`] was used.
+    #[must_use]
+    pub fn oscore_profile(&self) -> Option<&Arc<RsOscore>> {
+        self.oscore.as_ref()
+    }
+
+    /// The engines' channel identity of `peer` now.
+    fn channel_of(&self, peer: &ace_coap::PeerIdentity) -> ace_core::ChannelIdentity {
+        match (&self.oscore, peer) {
+            (Some(o), _) => o.peer_identity(peer, self.clock.now()),
+            (None, _) => (self.identity)(peer),
         }
     }
 
@@ -108,7 +134,7 @@ impl RsService {
         local_part: &str,
         method: aif::Method,
     ) -> Result<Access> {
-        let channel = (self.identity)(peer);
+        let channel = self.channel_of(peer);
         let now = self.clock.now();
         let mut inner = self.inner.lock().map_err(|_| Error::Poisoned)?;
         let Inner { engine, rng } = &mut *inner;
@@ -124,7 +150,44 @@ impl RsService {
         let mut inner = self.inner.lock().map_err(|_| Error::Poisoned)?;
         let effects = inner.engine.expire(now);
         self.sink.rs_effects(&effects)?;
+        if let Some(o) = &self.oscore {
+            o.expire(now)?;
+        }
         Ok(())
+    }
+
+    /// `/authz-info` of the OSCORE profile (RFC 9203 §4.2) for a request from `peer`
+    /// (anonymous: unprotected; an OSCORE peer: a token update over its context).
+    ///
+    /// # Errors
+    /// [`Error::Tls`] without [`RsService::with_oscore_profile`]; engine, persistence and
+    /// OSCORE failures.
+    pub fn oscore_authz_info(
+        &self,
+        peer: &ace_coap::PeerIdentity,
+        content_format: Option<u16>,
+        payload: &[u8],
+    ) -> Result<crate::oscore_rs::AuthzInfoAnswer> {
+        let Some(o) = &self.oscore else {
+            return Err(Error::Tls("the OSCORE profile is not enabled".into()));
+        };
+        let channel = self.channel_of(peer);
+        let now = self.clock.now();
+        let mut inner = self.inner.lock().map_err(|_| Error::Poisoned)?;
+        let Inner { engine, rng } = &mut *inner;
+        let sink = |effects: &[ace_core::RsEffect]| -> Result<()> {
+            self.sink.rs_effects(effects)?;
+            Ok(())
+        };
+        o.authz_info(
+            engine,
+            rng,
+            now,
+            &channel,
+            content_format.map(ContentFormat),
+            payload,
+            &sink,
+        )
     }
 
     /// Runs [`RsService::expire`] every `period` until the future is dropped.
@@ -142,6 +205,26 @@ impl RsService {
     /// The CoAP answer to a POST to `/authz-info`.
     #[must_use]
     pub fn coap_authz_info(&self, request: &Request) -> Message {
+        if self.oscore.is_some() {
+            return match self.oscore_authz_info(
+                &request.identity,
+                request.message.content_format(),
+                request.payload(),
+            ) {
+                Ok(a) if a.payload.is_empty() => {
+                    if a.code != ace_core::consts::code::CREATED {
+                        tracing::info!(code = %a.code, "token refused at authz-info");
+                    }
+                    Message::response(Code::new(a.code.class, a.code.detail), Vec::new())
+                }
+                Ok(a) => Message::response(Code::new(a.code.class, a.code.detail), a.payload)
+                    .with_content_format(ACE_CBOR),
+                Err(e) => {
+                    tracing::error!(error = %e, "authz-info failed");
+                    Message::response(Code::INTERNAL_SERVER_ERROR, Vec::new())
+                }
+            };
+        }
         match self.authz_info(request.message.content_format(), request.payload()) {
             Ok(RsResponse::Created(resp)) => match resp.encode() {
                 Ok(p) if p.is_empty() => Message::response(Code::CREATED, Vec::new()),

@@ -7,7 +7,7 @@ use std::time::Duration;
 use ace_coap::Code;
 use ace_core::{ChannelIdentity, CreationHints, ErrorCode, IntrospectionRequest};
 use ace_server::local::{Local, LocalOptions};
-use ace_server::{ManualClock, SecurityMode};
+use ace_server::{Clock as _, ManualClock, SecurityMode};
 use ace_token::UnixTime;
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -43,13 +43,14 @@ async fn full_flow_over_oscore_then_expiry() {
             Some(format!("coap://{}/token", local.as_addr).as_str())
         );
 
-        // Before any token: OSCORE-protected requests get 4.01 with hints too.
-        let r = local
-            .client
-            .rs_request(Code::GET, "/temp", b"")
-            .await
-            .unwrap();
-        assert_eq!(r.code, Code::UNAUTHORIZED);
+        // Before any token there is no OSCORE context with the RS (RFC 9203 derives it).
+        assert!(
+            local
+                .client
+                .rs_request(Code::GET, "/temp", b"")
+                .await
+                .is_err()
+        );
 
         let info = local
             .client
@@ -57,8 +58,38 @@ async fn full_flow_over_oscore_then_expiry() {
             .await
             .unwrap();
         assert_eq!(info.audience.as_deref(), Some("rs1"));
-        let up = local.client.upload(&info).await.unwrap();
+        // The AS generated the OSCORE Input Material (RFC 9203 §3.2).
+        let material = info.osc.clone().expect("cnf.osc in the token response");
+        let material_id = material.id.clone().unwrap();
+        assert_eq!(material.ms.as_ref().unwrap().expose().len(), 16);
+        // The token is a COSE_Encrypt0 for the RS: the material is not readable without the
+        // RS's key.
+        assert!(matches!(
+            ace_token::cose::parse_token(&info.token).unwrap().1,
+            ace_token::cose::CoseMessage::Encrypt0(_)
+        ));
+        let (up, ex) = local.client.upload_oscore(&info).await.unwrap();
         assert_eq!(up.code, Code::CREATED);
+        let ex = ex.unwrap();
+        assert_eq!(ex.material_id, material_id);
+        assert_eq!((ex.nonce1.len(), ex.nonce2.len()), (8, 8));
+        assert_ne!(ex.nonce1, ex.nonce2);
+        assert_eq!(
+            ex.client_recipient_id,
+            ace_server::local::CLIENT_RECIPIENT_ID
+        );
+        assert_ne!(ex.server_recipient_id, ex.client_recipient_id);
+        // Master Salt = bstr(N1) ‖ bstr(N2) (no salt in the material), RFC 9203 §4.3.
+        assert_eq!(
+            ex.master_salt,
+            ace_oscore::profile::master_salt(None, &ex.nonce1, &ex.nonce2)
+        );
+        let rs_oscore = local.rs_service.oscore_profile().unwrap().clone();
+        assert_eq!(rs_oscore.channel_count(), 1);
+        assert_eq!(
+            rs_oscore.channel_identity(&ex.server_recipient_id, None, clock.now()),
+            Some(ChannelIdentity::PskIdentity(material_id.clone()))
+        );
 
         let r = local
             .client
@@ -87,8 +118,71 @@ async fn full_flow_over_oscore_then_expiry() {
             .await
             .unwrap();
         assert_eq!(r.code, Code::METHOD_NOT_ALLOWED);
+        assert_eq!(
+            local
+                .client
+                .rs_request(Code::GET, "/counter", b"")
+                .await
+                .unwrap()
+                .code,
+            Code::FORBIDDEN
+        );
         // Unprotected requests still carry no identity.
         let _ = hints_from(&local, "/temp").await;
+
+        // Re-posting the original token derives a new context that replaces the old one.
+        let (up, ex2) = local.client.upload_oscore(&info).await.unwrap();
+        assert_eq!(up.code, Code::CREATED);
+        let ex2 = ex2.unwrap();
+        assert_ne!(ex2.nonce1, ex.nonce1);
+        assert_eq!(rs_oscore.channel_count(), 1);
+        assert_eq!(
+            local
+                .client
+                .rs_request(Code::GET, "/temp", b"")
+                .await
+                .unwrap()
+                .code,
+            Code::CONTENT
+        );
+
+        // Update of access rights over the context (RFC 9203 §4.1: req_cnf {kid}, token
+        // POSTed over OSCORE): the context stays and the new scope applies.
+        let update = local
+            .client
+            .request_update_token(&hints, "temp:r led:r counter:r", &material_id)
+            .await
+            .unwrap();
+        assert!(update.osc.is_none(), "no new material for an update");
+        let r = local.client.update_over_oscore(&update).await.unwrap();
+        assert_eq!(r.code, Code::CREATED);
+        assert_eq!(rs_oscore.channel_count(), 1);
+        let r = local
+            .client
+            .rs_request(Code::GET, "/counter", b"")
+            .await
+            .unwrap();
+        assert_eq!(r.code, Code::CONTENT);
+        // The client will not post a token without material unprotected ...
+        assert!(local.client.upload(&update).await.is_err());
+        // ... and the RS refuses it there (a kid-only token needs its OSCORE channel).
+        let (plain, driver) =
+            ace_coap::Client::bind("127.0.0.1:0".parse().unwrap(), ace_coap::Config::default())
+                .await
+                .unwrap();
+        tokio::spawn(driver.run());
+        let (cf, req) = update.authz_info_request();
+        let r = plain
+            .post(
+                local.rs_addr,
+                "/authz-info",
+                req.encode().unwrap(),
+                Some(cf.0),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.code, Code::BAD_REQUEST);
+        assert_eq!(rs_oscore.channel_count(), 1);
 
         // The AS knows the token (introspection as the RS's registered identity).
         let req = IntrospectionRequest::new(info.token.clone())
@@ -101,13 +195,21 @@ async fn full_flow_over_oscore_then_expiry() {
         }
 
         clock.advance(61);
+        // Expired but not yet dropped: the context maps to no token, 4.01.
+        local.rs_service.expire().unwrap();
+        // Expiry dropped the context: the RS answers without OSCORE (context not found).
+        assert_eq!(rs_oscore.channel_count(), 0);
+        assert_eq!(
+            rs_oscore.channel_identity(&ex2.server_recipient_id, None, clock.now()),
+            None
+        );
         let r = local
             .client
             .rs_request(Code::GET, "/temp", b"")
             .await
             .unwrap();
         assert_eq!(r.code, Code::UNAUTHORIZED);
-        let h = CreationHints::decode(&r.payload).unwrap();
+        let h = hints_from(&local, "/temp").await;
         assert_eq!(h.audience.as_deref(), Some("rs1"));
         match local.as_service.introspect_bytes(&rs_id, &req).unwrap() {
             ace_core::AsResponse::Introspection(i) => assert!(!i.active),

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ace_core::{Confirmation, IntrospectionRequest, Scope, TokenRequest, TokenResponse};
+use ace_server::AsService;
 use ace_server::http::{self, HttpClients, TlsListener};
-use ace_server::local::{Local, LocalOptions};
 use ace_token::crypto::{CryptoBackend, KeyType, PrivateKey};
 use ace_token::{PopKey, RustCrypto};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -54,8 +54,27 @@ impl Https {
     }
 }
 
-async fn setup() -> (Local, Https) {
-    let local = Local::start(LocalOptions::default()).await.unwrap();
+/// The AS of these tests: the deployment's registry and policy with COSE_Sign1 tokens bound
+/// to a client P-256 key (`ace_server::local::as_engine`; the loopback deployment itself
+/// uses the OSCORE profile, whose material has no JSON encoding yet).
+struct TestAs {
+    as_service: AsService,
+    client_secret: Vec<u8>,
+}
+
+async fn setup() -> (TestAs, Https) {
+    let signing_key = PrivateKey::generate(KeyType::P256, &mut ace_token::crypto::os_rng());
+    let client_secret = b"0123456789abcdef0123456789abcdef".to_vec();
+    let local = TestAs {
+        as_service: AsService::new(ace_server::local::as_engine(
+            &signing_key,
+            &client_secret,
+            3600,
+            "temp:r led:r counter:r",
+            Box::new(ace_core::MemoryTokenStore::new()),
+        )),
+        client_secret,
+    };
     let (cert, key) = http::self_signed(&["localhost"]).unwrap();
     let tls = http::server_config(cert.clone(), key).unwrap();
     let listener = TlsListener::bind("127.0.0.1:0".parse().unwrap(), tls)
@@ -171,7 +190,6 @@ async fn token_with_form_json_and_cbor_bodies() {
             )
             .await;
         assert_eq!(status, 403);
-        local.shutdown().await;
     })
     .await
     .unwrap();
@@ -232,7 +250,6 @@ async fn token_refusals_over_https() {
             )
             .await;
         assert_eq!(status, 401);
-        local.shutdown().await;
     })
     .await
     .unwrap();

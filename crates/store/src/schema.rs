@@ -133,6 +133,30 @@ CREATE TABLE kv (
 ) STRICT;
 ",
     },
+    Migration {
+        version: 3,
+        description: "OSCORE sequence numbers keyed by the full context identity",
+        // The records of version 2 were keyed by (Sender ID, ID Context): all contexts of a
+        // server share its Sender ID, so one record could stand for several contexts. They
+        // are kept as records without Recipient ID (has_recipient = 0), which restore every
+        // context with that Sender ID and ID Context at least from their value.
+        sql: "
+CREATE TABLE oscore_sequences_v3 (
+    sender_id     BLOB NOT NULL,
+    has_recipient INTEGER NOT NULL,        -- 0: a version-2 record (any Recipient ID)
+    recipient_id  BLOB NOT NULL,
+    has_context   INTEGER NOT NULL,        -- 0: no ID Context, 1: id_context (may be empty)
+    id_context    BLOB NOT NULL,
+    value         INTEGER NOT NULL,
+    PRIMARY KEY (sender_id, has_recipient, recipient_id, has_context, id_context)
+) STRICT;
+INSERT INTO oscore_sequences_v3
+    (sender_id, has_recipient, recipient_id, has_context, id_context, value)
+    SELECT sender_id, 0, X'', has_context, id_context, value FROM oscore_sequences;
+DROP TABLE oscore_sequences;
+ALTER TABLE oscore_sequences_v3 RENAME TO oscore_sequences;
+",
+    },
 ];
 
 /// The version a fully migrated file has.

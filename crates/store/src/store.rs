@@ -337,6 +337,29 @@ impl SqliteStore {
             > 0)
     }
 
+    /// Every `(key, value)` of the key-value table whose key starts with `prefix`, in key
+    /// order (e.g. the OSCORE contexts an RS derived, to restore them at start).
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub fn values_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        let conn = self.shared.conn();
+        let mut stmt =
+            conn.prepare("SELECT key, value FROM kv WHERE substr(key, 1, ?2) = ?1 ORDER BY key")?;
+        let rows = stmt.query_map(
+            params![
+                prefix,
+                i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX)
+            ],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)),
+        )?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(r?);
+        }
+        Ok(out)
+    }
+
     /// Every issued token in the file, oldest first (admin listing, tests).
     ///
     /// # Errors

@@ -486,6 +486,43 @@ fn sequence_store_conformance_memory_and_sqlite() {
     ));
 }
 
+/// A server's contexts share its Sender ID: records are kept per (Sender ID, Recipient ID,
+/// ID Context), in memory and in SQLite, across a reopen.
+#[test]
+fn sequence_records_are_per_context_identity() {
+    fn two_peers(s: &mut dyn SequenceStore) {
+        s.persist_context(b"rs", b"c1", None, 320).unwrap();
+        s.persist_context(b"rs", b"c2", None, 32).unwrap();
+        s.persist_context(b"rs", b"c1", Some(b"x"), 7).unwrap();
+    }
+    let mut mem = MemorySequenceStore::new();
+    two_peers(&mut mem);
+    let tmp = tmp_db("seq-peers");
+    let path = tmp.path();
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        two_peers(&mut store.sequence_store());
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    let seq = store.sequence_store();
+    for (rid, ctx, want) in [
+        (&b"c1"[..], None, Some(320)),
+        (&b"c2"[..], None, Some(32)),
+        (&b"c1"[..], Some(&b"x"[..]), Some(7)),
+        (&b"c3"[..], None, None),
+    ] {
+        assert_eq!(seq.get_context(b"rs", rid, ctx).unwrap(), want);
+        assert_eq!(mem.get_context(b"rs", rid, ctx), want);
+    }
+    // Never backwards per context; a record without Recipient ID is a lower bound.
+    seq.try_persist_context(b"rs", b"c2", None, 3).unwrap();
+    assert_eq!(seq.get_context(b"rs", b"c2", None).unwrap(), Some(32));
+    seq.try_persist(b"rs", None, 64).unwrap();
+    assert_eq!(seq.get_context(b"rs", b"c2", None).unwrap(), Some(64));
+    assert_eq!(seq.get_context(b"rs", b"c1", None).unwrap(), Some(320));
+    assert_eq!(seq.get(b"rs", None).unwrap(), Some(320));
+}
+
 #[test]
 fn effects_kv_and_restore_values() {
     let tmp = tmp_db("effects");

@@ -91,3 +91,45 @@ fn a_version_1_file_is_migrated_to_the_latest_version() {
     ));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A version-2 file's OSCORE sequence records (keyed by Sender ID and ID Context) migrate to
+/// version 3 as records without Recipient ID: every context with that Sender ID restores at
+/// least from them, and new records are per context.
+#[test]
+fn version_2_sequence_records_migrate_to_per_context_records() {
+    let dir = std::env::temp_dir().join(format!("ace-store-mig3-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("v2.sqlite");
+    let _ = std::fs::remove_file(&path);
+    {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        let tx = conn.transaction().unwrap();
+        for m in schema::MIGRATIONS.iter().filter(|m| m.version <= 2) {
+            tx.execute_batch(m.sql).unwrap();
+        }
+        tx.execute(
+            "INSERT INTO oscore_sequences (sender_id, has_context, id_context, value) \
+             VALUES (X'7273', 0, X'', 96), (X'7273', 1, X'6162', 12)",
+            [],
+        )
+        .unwrap();
+        tx.pragma_update(None, "user_version", 2).unwrap();
+        tx.commit().unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), schema::LATEST_VERSION);
+    const { assert!(schema::LATEST_VERSION >= 3) };
+    let seq = store.sequence_store();
+    assert_eq!(seq.get_context(b"rs", b"c1", None).unwrap(), Some(96));
+    assert_eq!(seq.get_context(b"rs", b"c2", None).unwrap(), Some(96));
+    assert_eq!(
+        seq.get_context(b"rs", b"c1", Some(b"ab")).unwrap(),
+        Some(12)
+    );
+    seq.try_persist_context(b"rs", b"c1", None, 200).unwrap();
+    assert_eq!(seq.get_context(b"rs", b"c1", None).unwrap(), Some(200));
+    assert_eq!(seq.get_context(b"rs", b"c2", None).unwrap(), Some(96));
+    store.integrity_check().unwrap();
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}
