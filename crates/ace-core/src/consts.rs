@@ -158,25 +158,13 @@ pub mod token_type {
     pub const POP: i64 = 2;
 }
 
-/// ACE Profile registry values (RFC 9200 §8.8; entries from RFC 9202 and RFC 9203).
-pub mod profile {
-    /// `coap_dtls` (RFC 9202 §9). Same value as `ace_token::consts::profile::COAP_DTLS`.
-    pub const COAP_DTLS: i64 = 1;
-    /// `coap_oscore` (RFC 9203 §9.1). Same value as `ace_token::consts::profile::COAP_OSCORE`.
-    pub const COAP_OSCORE: i64 = 2;
-}
+/// ACE Profile registry values (RFC 9200 §8.8): owned by `ace-token`, which carries them in the
+/// `ace_profile` claim, and re-exported here.
+pub use ace_token::consts::profile;
 
-/// CWT claims registered by RFC 9200 (§8.14). The claims codec lives in `ace-token`.
-pub mod cwt_claim {
-    /// `scope`. RFC 9200 §8.14.
-    pub const SCOPE: i64 = 9;
-    /// `ace_profile`. RFC 9200 §8.14.
-    pub const ACE_PROFILE: i64 = 38;
-    /// `cnonce`. RFC 9200 §8.14.
-    pub const CNONCE: i64 = 39;
-    /// `exi`. RFC 9200 §8.14.
-    pub const EXI: i64 = 40;
-}
+/// CWT claims registered by RFC 9200 (§8.14) and the other CWT claim keys: owned by `ace-token`
+/// (the claims codec), re-exported here.
+pub use ace_token::consts::claim as cwt_claim;
 
 /// Default resource paths and the resource type (RFC 9200 §5.8, §5.9, §5.10.1, §8.2).
 pub mod path {
