@@ -432,10 +432,18 @@ impl<B: AeadBackend + Send + 'static> SecurityLayer for OscoreLayer<B> {
 pub const MAX_BODY: usize = 1 << 20;
 
 /// A CoAP client that protects its requests with one OSCORE context.
+///
+/// Share it between tasks behind an `Arc` (all methods take `&self`). Concurrent requests
+/// are handed to the ace-coap engine in the order of their Partial IVs, so the server's
+/// replay window (RFC 8613 §7.4, 64 entries) never sees them reordered by this client; only
+/// the network can reorder them.
 pub struct OscoreClient<B> {
     client: ace_coap::Client,
     ctx: Arc<Mutex<SecurityContext<B>>>,
     store: Arc<Mutex<dyn SequenceStore + Send>>,
+    /// Held from taking a Sender Sequence Number until the protected request is queued in
+    /// the engine's command channel (FIFO), so Partial IVs leave in increasing order.
+    send_order: tokio::sync::Mutex<()>,
 }
 
 impl<B> core::fmt::Debug for OscoreClient<B> {
@@ -455,7 +463,38 @@ impl<B: AeadBackend> OscoreClient<B> {
             client,
             ctx: Arc::new(Mutex::new(ctx)),
             store: Arc::new(Mutex::new(store)),
+            send_order: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Protects `req` (a fresh Sender Sequence Number, its reservation persisted) and sends
+    /// it (CON); returns its binding and the (outer) response.
+    ///
+    /// Taking the number and handing the message to the engine happen under `send_order`:
+    /// otherwise a task preempted between the two sends its Partial IV after later ones,
+    /// and once more than 64 higher Partial IVs got there first, the server's replay window
+    /// rejects it as a replay (unprotected 4.01 "Replay detected", RFC 8613 §7.4). The lock
+    /// covers the first poll of [`ace_coap::Client::request`], which puts the request into
+    /// the driver's bounded tokio channel or, when that is full, into the channel's FIFO
+    /// queue of waiting senders; the driver then starts exchanges in that order (FIFO,
+    /// NSTART). The response is awaited without the lock.
+    async fn send_protected(
+        &self,
+        peer: SocketAddr,
+        req: &Message,
+    ) -> Result<(RequestBinding, ace_coap::Message)> {
+        let order = self.send_order.lock().await;
+        let (outer, binding) = self.protect(req)?;
+        let mut pending = core::pin::pin!(self.client.request(peer, to_coap(outer), true));
+        let first =
+            core::future::poll_fn(|cx| core::task::Poll::Ready(pending.as_mut().poll(cx))).await;
+        drop(order);
+        let resp = match first {
+            core::task::Poll::Ready(r) => r,
+            core::task::Poll::Pending => pending.await,
+        }
+        .map_err(Error::Transport)?;
+        Ok((binding, resp))
     }
 
     fn protect(&self, req: &Message) -> Result<(Message, RequestBinding)> {
@@ -520,12 +559,7 @@ impl<B: AeadBackend> OscoreClient<B> {
                     .encode(),
                 );
             }
-            let (outer, mut binding) = self.protect(&req)?;
-            let resp = self
-                .client
-                .request(peer, to_coap(outer), true)
-                .await
-                .map_err(Error::Transport)?;
+            let (mut binding, resp) = self.send_protected(peer, &req).await?;
             let mut inner = self.unprotect(&mut binding, &resp)?;
             if inner.code == code::UNAUTHORIZED
                 && echo.is_none()
@@ -601,7 +635,7 @@ impl<B: AeadBackend + HkdfBackend + Clone> OscoreClient<B> {
         R: CryptoRng + ?Sized,
     {
         let req = from_coap(&request);
-        let (mut run, first, binding) = if initiate {
+        let (mut run, binding, resp) = if initiate {
             let (base, backend) = {
                 let ctx = self
                     .ctx
@@ -610,18 +644,18 @@ impl<B: AeadBackend + HkdfBackend + Clone> OscoreClient<B> {
                 (ctx.params.clone(), ctx.backend.clone())
             };
             // The first context (ID Context R1) is thrown away: its keys are new, so its
-            // sequence numbers need no persistence.
+            // sequence numbers need no persistence (and no send order).
             let (run, sent) = ClientRederivation::initiate(backend, base, config, &req, rng)?;
-            (Some(run), sent.message, sent.binding)
+            let resp = self
+                .client
+                .request(peer, to_coap(sent.message), true)
+                .await
+                .map_err(Error::Transport)?;
+            (Some(run), sent.binding, resp)
         } else {
-            let (m, b) = self.protect(&req)?;
-            (None, m, b)
+            let (b, resp) = self.send_protected(peer, &req).await?;
+            (None, b, resp)
         };
-        let resp = self
-            .client
-            .request(peer, to_coap(first), true)
-            .await
-            .map_err(Error::Transport)?;
         if !resp.options.contains(option::OSCORE) {
             return Err(Error::UnprotectedResponse(resp.code.0));
         }
