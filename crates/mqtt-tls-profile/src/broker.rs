@@ -14,7 +14,7 @@
 //!
 //! Sockets use `TCP_NODELAY` (no Nagle wait before a CONNACK or an ack); outbound packets are
 //! collected in a per-connection buffer and written once per event, so a burst of queued
-//! deliveries (at most [`DELIVERY_BATCH_BYTES`] at a time) becomes one TLS write.
+//! deliveries (at most `DELIVERY_BATCH_BYTES` (64 KiB) at a time) becomes one TLS write.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
