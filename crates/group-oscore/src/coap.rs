@@ -37,40 +37,15 @@ use std::time::Instant;
 
 use ace_coap::{Code, PeerIdentity, SecurityLayer};
 use ace_oscore::consts::option;
-use ace_oscore::{CoapOption, Message, Reservation, SequenceStore};
+use ace_oscore::{Reservation, SequenceStore};
 
 use crate::context::GroupBackend;
 use crate::error::{Error, Result};
 use crate::group::GroupEndpoint;
 use crate::protect::{ClientBinding, Mode, RequestMode, ServerBinding};
 
-/// Converts an ace-coap message into the OSCORE message view.
-#[must_use]
-pub fn from_coap(m: &ace_coap::Message) -> Message {
-    Message {
-        code: m.code.0,
-        options: m
-            .options
-            .iter()
-            .map(|(number, value)| CoapOption {
-                number,
-                value: value.to_vec(),
-            })
-            .collect(),
-        payload: m.payload.clone(),
-    }
-}
-
-/// Converts the OSCORE message view into an ace-coap message.
-#[must_use]
-pub fn to_coap(m: Message) -> ace_coap::Message {
-    let mut out = ace_coap::Message::new(Code(m.code));
-    for o in m.options {
-        out.options.add(o.number, o.value);
-    }
-    out.payload = m.payload;
-    out
-}
+/// The conversions between ace-coap messages and the OSCORE message view are ace-oscore's.
+pub use ace_oscore::coap::{from_coap, to_coap};
 
 /// The unprotected error response for `e` (draft §6.2, §7.3; RFC 8613 §8.2: Outer Max-Age 0).
 #[must_use]
