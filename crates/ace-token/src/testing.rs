@@ -5,24 +5,12 @@
 
 use alloc::vec::Vec;
 
+use ace_crypto::backend::conformance::hex;
 use ace_crypto::{KeyType, PrivateKey, PublicKey};
 
 use crate::claims::{Claims, ClaimsBuilder};
 use crate::keys::{KeySet, TokenKey};
 use crate::time::UnixTime;
-
-fn hex(s: &str) -> Vec<u8> {
-    let d = |c: u8| match c {
-        b'0'..=b'9' => c - b'0',
-        b'a'..=b'f' => c - b'a' + 10,
-        b'A'..=b'F' => c - b'A' + 10,
-        _ => 0,
-    };
-    s.as_bytes()
-        .chunks(2)
-        .map(|p| p.iter().fold(0u8, |a, c| (a << 4) | d(*c)))
-        .collect()
-}
 
 /// RFC 8392 A.2.3 P-256 private key `d`.
 pub const ES256_D: &str = "6c1382765aec5358f117733d281c1c7bdc39884d04a45a1e6c67c858bc206c19";

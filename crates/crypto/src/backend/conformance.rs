@@ -47,7 +47,9 @@ impl core::error::Error for Failure {}
 
 type Outcome = Result<(), Failure>;
 
-fn hex(s: &str) -> Vec<u8> {
+/// Decodes a hex string of a test vector (constant input; a non-hex digit counts as 0).
+/// Shared by the test utilities of the crates above (`ace-token`'s `testing`).
+pub fn hex(s: &str) -> Vec<u8> {
     let digit = |c: u8| match c {
         b'0'..=b'9' => c - b'0',
         b'a'..=b'f' => c - b'a' + 10,
