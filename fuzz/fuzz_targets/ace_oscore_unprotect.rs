@@ -9,68 +9,10 @@
 
 #![no_main]
 
+use ace_crypto::backend::fuzzing::AcceptAll as AcceptAnyTag;
 use ace_crypto::backend::rustcrypto::RustCrypto;
-use ace_crypto::{AeadBackend, Algorithm, CryptoBackend, HkdfBackend, SecretBytes};
 use ace_oscore::{ContextParams, ContextSet, Packet, RequestOutcome, SecurityContext};
 use libfuzzer_sys::fuzz_target;
-
-/// AEAD that "encrypts" as identity with a zero tag and accepts any tag: lets the fuzzer past
-/// authentication. HKDF is the real one.
-#[derive(Clone, Copy)]
-struct AcceptAnyTag;
-
-impl CryptoBackend for AcceptAnyTag {}
-
-impl AeadBackend for AcceptAnyTag {
-    fn seal(
-        &self,
-        _alg: Algorithm,
-        _key: &[u8],
-        _nonce: &[u8],
-        _aad: &[u8],
-        pt: &[u8],
-    ) -> ace_crypto::Result<Vec<u8>> {
-        let mut v = pt.to_vec();
-        v.extend_from_slice(&[0; 8]);
-        Ok(v)
-    }
-
-    fn open(
-        &self,
-        _alg: Algorithm,
-        _key: &[u8],
-        _nonce: &[u8],
-        _aad: &[u8],
-        ct: &[u8],
-    ) -> ace_crypto::Result<Vec<u8>> {
-        let len = ct
-            .len()
-            .checked_sub(8)
-            .ok_or(ace_crypto::Error::DecryptionFailed)?;
-        Ok(ct[..len].to_vec())
-    }
-}
-
-impl HkdfBackend for AcceptAnyTag {
-    fn hkdf_extract(
-        &self,
-        alg: Algorithm,
-        salt: &[u8],
-        ikm: &[u8],
-    ) -> ace_crypto::Result<SecretBytes> {
-        RustCrypto.hkdf_extract(alg, salt, ikm)
-    }
-
-    fn hkdf_expand(
-        &self,
-        alg: Algorithm,
-        prk: &[u8],
-        info: &[u8],
-        okm: &mut [u8],
-    ) -> ace_crypto::Result<()> {
-        RustCrypto.hkdf_expand(alg, prk, info, okm)
-    }
-}
 
 fn server_params() -> ContextParams {
     let secret = [1u8, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];

@@ -11,43 +11,12 @@
 
 #![no_main]
 
+use ace_token::crypto::backend::fuzzing::AcceptAll as Permissive;
 use ace_token::testing;
-use ace_token::{
-    AeadBackend, Algorithm, Claims, CryptoBackend, MacBackend, Policy, PublicKey, RustCrypto,
-    SignBackend, UnixTime, Validator,
-};
+use ace_token::{Claims, Policy, RustCrypto, UnixTime, Validator};
 use libfuzzer_sys::fuzz_target;
 
 const NOW: UnixTime = UnixTime(1_700_000_000);
-
-type R<T> = Result<T, ace_token::crypto::Error>;
-
-/// Accepts everything; never use outside fuzzing.
-struct Permissive;
-
-impl CryptoBackend for Permissive {}
-
-impl SignBackend for Permissive {
-    fn verify(&self, _: Algorithm, _: &PublicKey, _: &[u8], _: &[u8]) -> R<()> {
-        Ok(())
-    }
-}
-
-impl MacBackend for Permissive {
-    fn mac_verify(&self, _: Algorithm, _: &[u8], _: &[u8], _: &[u8]) -> R<()> {
-        Ok(())
-    }
-}
-
-impl AeadBackend for Permissive {
-    fn open(&self, alg: Algorithm, _: &[u8], _: &[u8], _: &[u8], ciphertext: &[u8]) -> R<Vec<u8>> {
-        let tag = ace_token::crypto::aead_params(alg).map_or(0, |p| p.tag_len);
-        Ok(ciphertext
-            .get(..ciphertext.len().saturating_sub(tag))
-            .unwrap_or_default()
-            .to_vec())
-    }
-}
 
 /// Encoding is deterministic: decode(encode(c)) encodes to the same bytes. (Bytes, not values,
 /// are compared: an unknown claim may hold a NaN, which is not equal to itself.)

@@ -11,35 +11,12 @@
 
 #![no_main]
 
+use ace_token::crypto::backend::fuzzing::AcceptAll as Permissive;
 use ace_token::testing;
-use ace_token::{
-    AeadBackend, Algorithm, Claims, CryptoBackend, MacBackend, Policy, PublicKey, RustCrypto,
-    SignBackend, UnixTime, Validator,
-};
+use ace_token::{Claims, Policy, RustCrypto, UnixTime, Validator};
 use libfuzzer_sys::fuzz_target;
 
 const NOW: UnixTime = UnixTime(1_700_000_000);
-
-type R<T> = Result<T, ace_token::crypto::Error>;
-
-/// Accepts every signature and tag; never use outside fuzzing.
-struct Permissive;
-
-impl CryptoBackend for Permissive {}
-
-impl SignBackend for Permissive {
-    fn verify(&self, _: Algorithm, _: &PublicKey, _: &[u8], _: &[u8]) -> R<()> {
-        Ok(())
-    }
-}
-
-impl MacBackend for Permissive {
-    fn mac_verify(&self, _: Algorithm, _: &[u8], _: &[u8], _: &[u8]) -> R<()> {
-        Ok(())
-    }
-}
-
-impl AeadBackend for Permissive {}
 
 /// Decoded JWT claims always have a JWT form, and decode(encode(c)) == c.
 fn assert_reencodes(c: &Claims) {

@@ -11,99 +11,13 @@
 
 use std::sync::Arc;
 
+use ace_crypto::KeyType;
+use ace_crypto::backend::fuzzing::AcceptAll;
 use ace_crypto::backend::rustcrypto::RustCrypto;
-use ace_crypto::{
-    AeadBackend, Algorithm, CryptoBackend, EcdhBackend, HkdfBackend, KeyType, PrivateKey,
-    PublicKey, SecretBytes, SignBackend,
-};
 use ace_oscore::Packet;
 use group_oscore::testing;
 use group_oscore::{GroupContext, Mode, RequestMode};
 use libfuzzer_sys::fuzz_target;
-
-/// Accepts every signature and tag ("encrypts" as identity + 8 zero bytes); key derivation,
-/// public keys and ECDH are real.
-#[derive(Clone, Copy)]
-struct AcceptAll;
-
-impl CryptoBackend for AcceptAll {
-    fn public_key(&self, key: &PrivateKey) -> ace_crypto::Result<PublicKey> {
-        RustCrypto.public_key(key)
-    }
-}
-
-impl SignBackend for AcceptAll {
-    fn sign(&self, _alg: Algorithm, _key: &PrivateKey, _msg: &[u8]) -> ace_crypto::Result<Vec<u8>> {
-        Ok(vec![0; 64])
-    }
-
-    fn verify(
-        &self,
-        _alg: Algorithm,
-        _key: &PublicKey,
-        _msg: &[u8],
-        _sig: &[u8],
-    ) -> ace_crypto::Result<()> {
-        Ok(())
-    }
-}
-
-impl AeadBackend for AcceptAll {
-    fn seal(
-        &self,
-        _alg: Algorithm,
-        _key: &[u8],
-        _nonce: &[u8],
-        _aad: &[u8],
-        pt: &[u8],
-    ) -> ace_crypto::Result<Vec<u8>> {
-        let mut v = pt.to_vec();
-        v.extend_from_slice(&[0; 8]);
-        Ok(v)
-    }
-
-    fn open(
-        &self,
-        _alg: Algorithm,
-        _key: &[u8],
-        _nonce: &[u8],
-        _aad: &[u8],
-        ct: &[u8],
-    ) -> ace_crypto::Result<Vec<u8>> {
-        let len = ct
-            .len()
-            .checked_sub(8)
-            .ok_or(ace_crypto::Error::DecryptionFailed)?;
-        Ok(ct[..len].to_vec())
-    }
-}
-
-impl HkdfBackend for AcceptAll {
-    fn hkdf_extract(
-        &self,
-        alg: Algorithm,
-        salt: &[u8],
-        ikm: &[u8],
-    ) -> ace_crypto::Result<SecretBytes> {
-        RustCrypto.hkdf_extract(alg, salt, ikm)
-    }
-
-    fn hkdf_expand(
-        &self,
-        alg: Algorithm,
-        prk: &[u8],
-        info: &[u8],
-        okm: &mut [u8],
-    ) -> ace_crypto::Result<()> {
-        RustCrypto.hkdf_expand(alg, prk, info, okm)
-    }
-}
-
-impl EcdhBackend for AcceptAll {
-    fn ecdh(&self, private: &PrivateKey, public: &PublicKey) -> ace_crypto::Result<SecretBytes> {
-        RustCrypto.ecdh(private, public)
-    }
-}
 
 const GID: &[u8] = b"\xdd\x11";
 

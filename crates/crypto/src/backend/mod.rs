@@ -29,6 +29,9 @@ pub mod rustcrypto;
 #[cfg(any(test, feature = "test-util"))]
 pub mod conformance;
 
+#[cfg(all(fuzzing, feature = "rustcrypto"))]
+pub mod fuzzing;
+
 /// The base trait: what every backend offers regardless of capability.
 pub trait CryptoBackend {
     /// Derives the public key of `key`.
