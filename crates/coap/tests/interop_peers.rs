@@ -19,14 +19,14 @@
 use std::ffi::OsStr;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ace_coap::consts::content_format;
 use ace_coap::{Code, Config, FnResource, Message, Router, Server, ServerHandle};
-use tokio::process::Command;
+use ace_interop_peers as peers;
 use tokio::task::JoinHandle;
 use tokio::time::{sleep, timeout};
 
@@ -47,84 +47,24 @@ const HOW_TO_RUN: &str = "these tests run under `cargo xtask interop` (or: ACE_I
      ACE_INTEROP_PYTHON=/var/tmp/ace-rs-venv/bin/python cargo test -p ace-coap --test interop_peers \
      -- --ignored --test-threads=1)";
 
-/// libcoap's client without DTLS (Debian names it `coap-client-notls`; there is no plain
-/// `coap-client`). Missing = failure.
 fn libcoap_client() -> PathBuf {
-    let name = "coap-client-notls";
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "interop peer missing: `{name}` is not on PATH (install Debian `libcoap3-bin`; \
-                 .ci/run does); {HOW_TO_RUN}"
-            )
-        })
+    peers::libcoap_client(HOW_TO_RUN)
 }
 
-fn env_path(var: &str) -> PathBuf {
-    let value = std::env::var_os(var)
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| panic!("interop environment missing: ${var} is not set; {HOW_TO_RUN}"));
-    PathBuf::from(value)
-}
-
-/// `aiocoap-client` from the interop venv (`$ACE_INTEROP_BIN`). Missing = failure.
 fn aiocoap_client() -> PathBuf {
-    let bin = env_path("ACE_INTEROP_BIN").join("aiocoap-client");
-    assert!(
-        bin.is_file(),
-        "interop peer missing: {} does not exist (pip install aiocoap==0.4.17 into the venv); {HOW_TO_RUN}",
-        bin.display()
-    );
-    bin
+    peers::aiocoap_client(HOW_TO_RUN)
 }
 
-/// The interop venv's python (`$ACE_INTEROP_PYTHON`), which has the aiocoap library.
 fn python() -> PathBuf {
-    let py = env_path("ACE_INTEROP_PYTHON");
-    assert!(
-        py.is_file(),
-        "interop peer missing: ACE_INTEROP_PYTHON={} is not a file; {HOW_TO_RUN}",
-        py.display()
-    );
-    py
+    peers::python(HOW_TO_RUN)
 }
 
-/// Runs `program args…` to completion within [`PEER_LIMIT`] (killing it otherwise) and
-/// returns its output, whatever its exit status.
 async fn run_peer<A: AsRef<OsStr>>(program: &Path, args: &[A]) -> Output {
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let shown = format!("{cmd:?}");
-    let child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start interop peer {shown}: {e}"));
-    // On timeout the future (and with it the child) is dropped: `kill_on_drop` kills it.
-    match timeout(PEER_LIMIT, child.wait_with_output()).await {
-        Ok(Ok(output)) => output,
-        Ok(Err(e)) => panic!("waiting for {shown}: {e}"),
-        Err(_) => panic!("{shown} did not finish within {PEER_LIMIT:?}; killed"),
-    }
+    peers::run_peer(program, args, PEER_LIMIT).await
 }
 
-/// [`run_peer`], then requires exit status 0.
 async fn run_ok<A: AsRef<OsStr> + core::fmt::Debug>(program: &Path, args: &[A]) -> Output {
-    let out = run_peer(program, args).await;
-    assert!(
-        out.status.success(),
-        "{} {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-        program.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    peers::run_ok(program, args, PEER_LIMIT).await
 }
 
 // ---------------------------------------------------------------------------------------------

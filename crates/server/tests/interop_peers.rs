@@ -33,13 +33,14 @@
 use std::ffi::OsStr;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ace_coap::{Config, Router, ServerHandle};
 use ace_core::{AsEffect, MemoryAcceptedTokens, MemoryTokenStore, RsEffect};
+use ace_interop_peers as peers;
 use ace_oscore::coap::OscoreLayer;
 use ace_oscore::{ContextParams, ContextSet, MemorySequenceStore, SecurityContext};
 use ace_server::demo::{self, DemoState};
@@ -47,9 +48,7 @@ use ace_server::local::{self, AUDIENCE, CLIENT_ID, CLIENT_SENDER_ID, RS_SENDER_I
 use ace_server::{AsService, EffectSink, PersistError, RsService};
 use ace_token::RustCrypto;
 use ace_token::crypto::{CryptoBackend, KeyType, PrivateKey, os_rng};
-use tokio::process::Command;
 use tokio::task::JoinHandle;
-use tokio::time::timeout;
 
 /// Upper bound for one peer invocation; the child is killed when it is exceeded.
 const PEER_LIMIT: Duration = Duration::from_secs(20);
@@ -66,50 +65,29 @@ const HOW_TO_RUN: &str = "these tests run under `cargo xtask interop` (or: ACE_I
      ACE_INTEROP_PYTHON=/var/tmp/ace-rs-venv/bin/python cargo test -p ace-server --test interop_peers \
      -- --ignored --test-threads=1)";
 
-// ---------------------------------------------------------------------------------------------
-// Peers
-// ---------------------------------------------------------------------------------------------
-
 fn libcoap_client() -> PathBuf {
-    let name = "coap-client-notls";
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "interop peer missing: `{name}` is not on PATH (install Debian `libcoap3-bin`; \
-                 .ci/run does); {HOW_TO_RUN}"
-            )
-        })
-}
-
-fn env_path(var: &str) -> PathBuf {
-    let value = std::env::var_os(var)
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| panic!("interop environment missing: ${var} is not set; {HOW_TO_RUN}"));
-    PathBuf::from(value)
+    peers::libcoap_client(HOW_TO_RUN)
 }
 
 fn aiocoap_client() -> PathBuf {
-    let bin = env_path("ACE_INTEROP_BIN").join("aiocoap-client");
-    assert!(
-        bin.is_file(),
-        "interop peer missing: {} does not exist (pip install 'aiocoap[oscore]==0.4.17' cbor2 into the venv); {HOW_TO_RUN}",
-        bin.display()
-    );
-    bin
+    peers::aiocoap_client(HOW_TO_RUN)
 }
 
 fn python() -> PathBuf {
-    let py = env_path("ACE_INTEROP_PYTHON");
-    assert!(
-        py.is_file(),
-        "interop peer missing: ACE_INTEROP_PYTHON={} is not a file; {HOW_TO_RUN}",
-        py.display()
-    );
-    py
+    peers::python(HOW_TO_RUN)
 }
+
+async fn run_peer<A: AsRef<OsStr>>(program: &Path, args: &[A]) -> Output {
+    peers::run_peer(program, args, PEER_LIMIT).await
+}
+
+async fn run_ok<A: AsRef<OsStr> + core::fmt::Debug>(program: &Path, args: &[A]) -> Output {
+    peers::run_ok(program, args, PEER_LIMIT).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Peers
+// ---------------------------------------------------------------------------------------------
 
 fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -119,41 +97,6 @@ fn script(name: &str) -> PathBuf {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Runs `program args…` within [`PEER_LIMIT`] (killing it otherwise), whatever its exit
-/// status.
-async fn run_peer<A: AsRef<OsStr>>(program: &Path, args: &[A]) -> Output {
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let shown = format!("{cmd:?}");
-    let child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start interop peer {shown}: {e}"));
-    // On timeout the future (and with it the child) is dropped: `kill_on_drop` kills it.
-    match timeout(PEER_LIMIT, child.wait_with_output()).await {
-        Ok(Ok(output)) => output,
-        Ok(Err(e)) => panic!("waiting for {shown}: {e}"),
-        Err(_) => panic!("{shown} did not finish within {PEER_LIMIT:?}; killed"),
-    }
-}
-
-/// [`run_peer`], then requires exit status 0.
-async fn run_ok<A: AsRef<OsStr> + core::fmt::Debug>(program: &Path, args: &[A]) -> Output {
-    let out = run_peer(program, args).await;
-    assert!(
-        out.status.success(),
-        "{} {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-        program.display(),
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    out
 }
 
 fn fnv1a64(data: &[u8]) -> u64 {
