@@ -32,6 +32,8 @@ pub(crate) fn decode_value(bytes: &[u8], max: usize) -> Result<Value> {
     if !rd.is_empty() {
         return Err(Error::TrailingBytes);
     }
+    let mut v = v;
+    ace_token::cbor::normalize(&mut v);
     Ok(v)
 }
 

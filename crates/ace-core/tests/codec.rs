@@ -754,3 +754,20 @@ fn introspection_and_hints_json_errors() {
     };
     assert_eq!(h.to_json().unwrap(), r#"{"AS":"coaps://as"}"#);
 }
+
+/// Found by the `ace_core_token_request` fuzz target: an unknown parameter holding a bignum
+/// (tag 3) over an indefinite-length byte string decoded to a value whose re-encoding decoded
+/// to a different value, so re-encoding was not a fixed point.
+#[test]
+fn unknown_parameter_with_indefinite_bignum_reencodes_stably() {
+    let data = h(
+        "a2010020cececececececececece9f9fcececececececece636f64650900f76000cecececece\
+                  809fc35fff0000242f000000840000000000000000000000cececececececececece9f9fcecece\
+                  00ff000000000000000004fffff7ffff",
+    );
+    let once = TokenRequest::decode(&data).unwrap().encode().unwrap();
+    let twice = TokenRequest::decode(&once).unwrap().encode().unwrap();
+    assert_eq!(once, twice);
+    // The indefinite bignum c3 5f ff (-1) re-encodes as the integer -1 (0x20).
+    assert!(once.windows(4).any(|w| w == [0x80, 0x91, 0x20, 0x00]));
+}

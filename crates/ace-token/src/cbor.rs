@@ -25,9 +25,45 @@ pub(crate) fn decode_one(bytes: &[u8]) -> Result<Value, Error> {
         },
     )?;
     if rest.is_empty() {
+        let mut v = v;
+        normalize(&mut v);
         Ok(v)
     } else {
         Err(Error::TrailingBytes)
+    }
+}
+
+/// Rewrites, in place, the values whose CBOR decoding depends on their wire form so that
+/// encoding a decoded value and decoding it again gives the same value.
+///
+/// The one such case in `ciborium` is a bignum (tag 2 or 3) over an indefinite-length byte
+/// string: the definite form decodes to an integer when it fits, the indefinite form stays a
+/// tag. Decoders that keep unknown values (claims, parameters) call this once, so that what
+/// they re-encode is a fixed point.
+pub fn normalize(v: &mut Value) {
+    match v {
+        Value::Tag(tag @ (2 | 3), inner) => {
+            if let Value::Bytes(b) = inner.as_ref() {
+                let mut enc = Vec::new();
+                let definite = Value::Tag(*tag, alloc::boxed::Box::new(Value::Bytes(b.clone())));
+                // Re-reading the definite form applies ciborium's own bignum rule.
+                if b.len() <= 16
+                    && coset::cbor::ser::into_writer(&definite, &mut enc).is_ok()
+                    && let Ok(again) = coset::cbor::de::from_reader::<Value, _>(enc.as_slice())
+                {
+                    *v = again;
+                }
+            } else {
+                normalize(inner);
+            }
+        }
+        Value::Tag(_, inner) => normalize(inner),
+        Value::Array(items) => items.iter_mut().for_each(normalize),
+        Value::Map(entries) => entries.iter_mut().for_each(|(k, val)| {
+            normalize(k);
+            normalize(val);
+        }),
+        _ => {}
     }
 }
 
@@ -143,4 +179,39 @@ pub(crate) fn sorted_map(mut entries: Vec<(coset::Label, Value)>) -> Value {
             .map(|(k, v)| (label_value(&k), v))
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roundtrip(v: &Value) -> Value {
+        decode_one(&encode(v).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn indefinite_bignum_normalizes_to_its_definite_reading() {
+        // c3 5f ff: tag 3 over an empty indefinite-length byte string, i.e. -1.
+        let v = decode_one(&[0xc3, 0x5f, 0xff]).unwrap();
+        assert_eq!(v, Value::from(-1));
+        // Nested in arrays and maps too.
+        let v = decode_one(&[0x81, 0xa1, 0x01, 0xc2, 0x5f, 0x41, 0x07, 0xff]).unwrap();
+        assert_eq!(
+            v,
+            Value::Array(alloc::vec![Value::Map(alloc::vec![(
+                Value::from(1),
+                Value::from(7)
+            )])])
+        );
+        assert_eq!(roundtrip(&v), v);
+    }
+
+    #[test]
+    fn large_bignum_stays_a_tag_and_is_stable() {
+        let mut bytes = alloc::vec![0xc2, 0x51];
+        bytes.extend([0x01; 17]);
+        let v = decode_one(&bytes).unwrap();
+        assert!(matches!(v, Value::Tag(2, _)));
+        assert_eq!(roundtrip(&v), v);
+    }
 }

@@ -70,7 +70,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-mod cbor;
+pub mod cbor;
 pub mod claims;
 pub mod cnf;
 pub mod consts;

@@ -90,6 +90,8 @@ pub(crate) fn decode_value(bytes: &[u8]) -> Result<Value> {
     if !rd.is_empty() {
         return Err(Error::MalformedCbor("trailing bytes"));
     }
+    let mut v = v;
+    ace_token::cbor::normalize(&mut v);
     Ok(v)
 }
 
