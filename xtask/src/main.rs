@@ -4,7 +4,8 @@
 //! cargo xtask ci [--skip-fuzz]     every CI step, in the order `.ci/run` runs them
 //! cargo xtask fmt | clippy | test | nostd | doc | interop
 //!                                  one CI step
-//! cargo xtask fuzz-smoke [secs]    build all fuzz targets once, run each for `secs` (default 10)
+//! cargo xtask fuzz-smoke [runs]    build all fuzz targets once, run each for `runs` inputs from a
+//!                                  fixed seed and an empty corpus (default 200000; reproducible)
 //! cargo xtask fuzz <target> [secs] run one fuzz target (default 60 s)
 //! cargo xtask bench [filter]       criterion benches, then the `ours / bare` ratio table
 //! cargo xtask ratios               print the ratio table of the last bench run
@@ -25,8 +26,14 @@ use anyhow::{Context, Result, bail};
 
 mod load;
 
-/// Default seconds per fuzz target in the CI smoke run.
-const FUZZ_SMOKE_SECS: u64 = 10;
+/// Default number of inputs per fuzz target in the CI smoke run. The smoke run is bounded by
+/// a count, not a time, and starts from a fixed seed and an empty corpus, so that a machine of
+/// any speed runs the same inputs (with the same nightly) and a local run predicts CI.
+const FUZZ_SMOKE_RUNS: u64 = 200_000;
+/// libFuzzer seed of the smoke run.
+const FUZZ_SMOKE_SEED: u64 = 20_261_123;
+/// Safety cap in seconds per target in the smoke run (a slow target stops here).
+const FUZZ_SMOKE_CAP_SECS: u64 = 60;
 /// Default seconds for `cargo xtask fuzz <target>`.
 const FUZZ_DEFAULT_SECS: u64 = 60;
 /// Benchmark id of the baseline in a criterion group (see `benches/src/lib.rs`).
@@ -57,8 +64,8 @@ fn run(args: &[String]) -> Result<()> {
         "doc" => step("doc", doc),
         "interop" => step("interop", interop),
         "fuzz-smoke" => {
-            let secs = parse_secs(rest.first(), FUZZ_SMOKE_SECS)?;
-            step("fuzz smoke", || fuzz_smoke(secs))
+            let runs = parse_count(rest.first(), FUZZ_SMOKE_RUNS)?;
+            step("fuzz smoke", || fuzz_smoke(runs))
         }
         "fuzz" => {
             let Some(target) = rest.first() else {
@@ -67,9 +74,9 @@ fn run(args: &[String]) -> Result<()> {
                     fuzz_targets()?
                 );
             };
-            let secs = parse_secs(rest.get(1), FUZZ_DEFAULT_SECS)?;
+            let secs = parse_count(rest.get(1), FUZZ_DEFAULT_SECS)?;
             fuzz_build()?;
-            fuzz_run(target, secs)
+            fuzz_run(target, &FuzzBound::Campaign { secs })
         }
         "bench" => {
             let mut cargo_args = vec!["bench", "-p", "ace-benches"];
@@ -93,19 +100,20 @@ const HELP: &str = "
 usage: cargo xtask <command>
   ci [--skip-fuzz]       fmt, clippy, test, interop, nostd, doc, fuzz-smoke (what .ci/run runs)
   fmt | clippy | test | interop | nostd | doc
-  fuzz-smoke [secs]      build all fuzz targets, run each for secs (default 10)
+  fuzz-smoke [runs]      build all fuzz targets, run each for runs inputs from a fixed
+                         seed and an empty corpus (default 200000)
   fuzz <target> [secs]   run one fuzz target (default 60 s)
   bench [filter]         criterion benches, then the ours/bare ratio table
   ratios                 ratio table of the last bench run
   load mqtt [--secs N] [--clients N]  loopback load: our ACE broker vs mosquitto (release)
 ";
 
-fn parse_secs(arg: Option<&String>, default: u64) -> Result<u64> {
+fn parse_count(arg: Option<&String>, default: u64) -> Result<u64> {
     match arg {
         None => Ok(default),
         Some(s) => s
             .parse()
-            .with_context(|| format!("`{s}` is not a number of seconds")),
+            .with_context(|| format!("`{s}` is not a whole number")),
     }
 }
 
@@ -120,7 +128,7 @@ fn ci(skip_fuzz: bool) -> Result<()> {
     if skip_fuzz {
         println!("==> fuzz smoke skipped (--skip-fuzz)");
     } else {
-        step("fuzz smoke", || fuzz_smoke(FUZZ_SMOKE_SECS))?;
+        step("fuzz smoke", || fuzz_smoke(FUZZ_SMOKE_RUNS))?;
     }
     println!("==> ci: all steps passed in {:.0?}", started.elapsed());
     Ok(())
@@ -398,10 +406,37 @@ fn fuzz_build() -> Result<()> {
     cargo_in(Path::new("fuzz"), Some("nightly"), &args)
 }
 
-fn fuzz_run(target: &str, secs: u64) -> Result<()> {
-    let max_time = format!("-max_total_time={secs}");
+/// How long a fuzz target runs.
+enum FuzzBound {
+    /// A campaign: `secs` seconds on the persistent corpus `fuzz/corpus/<target>`.
+    Campaign { secs: u64 },
+    /// The smoke run: `runs` inputs from [`FUZZ_SMOKE_SEED`] and an empty corpus.
+    Smoke { runs: u64 },
+}
+
+fn fuzz_run(target: &str, bound: &FuzzBound) -> Result<()> {
     let seeds = format!("seeds/{target}");
-    let corpus = format!("corpus/{target}");
+    let (corpus, limits) = match bound {
+        FuzzBound::Campaign { secs } => (
+            format!("corpus/{target}"),
+            vec![format!("-max_total_time={secs}")],
+        ),
+        FuzzBound::Smoke { runs } => {
+            let corpus = format!("target/smoke-corpus/{target}");
+            let dir = Path::new("fuzz").join(&corpus);
+            if dir.exists() {
+                fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
+            }
+            (
+                corpus,
+                vec![
+                    format!("-runs={runs}"),
+                    format!("-seed={FUZZ_SMOKE_SEED}"),
+                    format!("-max_total_time={FUZZ_SMOKE_CAP_SECS}"),
+                ],
+            )
+        }
+    };
     fs::create_dir_all(Path::new("fuzz").join(&corpus))?;
     let mut args = vec!["fuzz", "run"];
     args.extend(FUZZ_FLAGS);
@@ -410,27 +445,23 @@ fn fuzz_run(target: &str, secs: u64) -> Result<()> {
     if Path::new("fuzz").join(&seeds).is_dir() {
         args.push(&seeds);
     }
-    args.extend([
-        "--",
-        &max_time,
-        "-rss_limit_mb=2048",
-        "-print_final_stats=1",
-    ]);
+    args.extend(["--", "-rss_limit_mb=2048", "-print_final_stats=1"]);
+    args.extend(limits.iter().map(String::as_str));
     cargo_in(Path::new("fuzz"), Some("nightly"), &args)
 }
 
-fn fuzz_smoke(secs: u64) -> Result<()> {
+fn fuzz_smoke(runs: u64) -> Result<()> {
     let targets = fuzz_targets()?;
     if targets.is_empty() {
         bail!("no fuzz target in fuzz/fuzz_targets");
     }
     fuzz_build()?;
     for t in &targets {
-        println!("--> fuzz {t} for {secs} s");
-        fuzz_run(t, secs)?;
+        println!("--> fuzz {t}: {runs} inputs from seed {FUZZ_SMOKE_SEED}");
+        fuzz_run(t, &FuzzBound::Smoke { runs })?;
     }
     println!(
-        "fuzz smoke: {} targets ran {secs} s each without a crash",
+        "fuzz smoke: {} targets ran {runs} inputs each without a crash",
         targets.len()
     );
     Ok(())
