@@ -21,9 +21,13 @@
 //! servers joining an IPv4 group ([`Server::join_multicast_v4`]) and answering after a
 //! random leisure with error responses suppressed.
 //!
+//! For OSCORE the engine also does outer block-wise (RFC 8613 §4.1.3.4.2) around the
+//! security layer when the layer asks for it ([`SecurityLayer::outer_blockwise`]).
+//!
 //! What it does not do: DTLS, CoAP over TCP/WebSockets, proxying (5.05), IPv6
 //! multicast (untested here), Q-Block (RFC 9177), congestion control beyond NSTART (no PROBING_RATE
-//! for NON), and client-side request protection (the hook is server-side only for now).
+//! for NON), and client-side request protection (no client hook: ace-oscore's `OscoreClient`
+//! wraps [`Client`] instead).
 //!
 //! # Example: an engine driven by hand
 //! ```
@@ -88,7 +92,7 @@ pub use resource::{
     FnResource, Handled, LinkAttributes, PeerIdentity, Request, RequestId, Resource,
 };
 pub use router::Router;
-pub use security::{PlainCoap, SecurityLayer};
+pub use security::{OuterBlockwise, PlainCoap, SecurityLayer};
 pub use shell::{
     Client, ClientDriver, GroupResponse, Observation, ObserveUpdate, Server, ServerHandle,
 };

@@ -129,6 +129,11 @@ pub enum Handled {
     /// response and piggybacks it on the ACK; after that it sends an empty ACK and the
     /// response later as a separate CON response (RFC 7252 §5.2.2).
     Deferred,
+    /// For a notification re-run ([`Request::is_notification`]): nothing this observer can
+    /// see changed, so no notification is sent and its Observe sequence does not advance
+    /// (e.g. a resource whose representation depends on the requester). A fresh request
+    /// answered this way is a resource bug and gets 5.00 (Internal Server Error).
+    Unchanged,
 }
 
 impl From<Message> for Handled {

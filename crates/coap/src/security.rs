@@ -10,12 +10,61 @@
 //! message, which is what OSCORE calls inner block-wise (RFC 8613 §4.1.3.4); the
 //! messaging layer (type, message ID, token, retransmission, deduplication) works on
 //! the outer message.
+//!
+//! Outer block-wise (RFC 8613 §4.1.3.4.2) is opt-in per layer through
+//! [`SecurityLayer::outer_blockwise`]: a request carrying the OSCORE option and an outer
+//! Block1 is reassembled *before* [`SecurityLayer::unprotect`] (bounded by
+//! MAX_UNFRAGMENTED_SIZE; beyond it 4.13), and a protected response that does not fit
+//! one block is cut into outer Block2 blocks *after* [`SecurityLayer::protect`]:
+//!
+//! ```text
+//!  blocks ─▶ dedup ─▶ outer Block1 reassembly ─▶ unprotect ─▶ inner block-wise ─▶ Router
+//!  blocks ◀─ dedup cache ◀─ outer Block2 cut/cache ◀─ protect ◀─ inner block-wise ◀─┘
+//! ```
 
 use std::net::SocketAddr;
 
 use crate::consts::option;
 use crate::message::{Code, Message};
 use crate::resource::PeerIdentity;
+
+/// Outer block-wise policy of a security layer (RFC 8613 §4.1.3.4.2, RFC 7959), for
+/// messages carrying the OSCORE option. The Outer Block options are class U: neither
+/// encrypted nor integrity protected; integrity comes from verifying the reassembled
+/// message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OuterBlockwise {
+    /// MAX_UNFRAGMENTED_SIZE: the largest protected message (its payload) reassembled from
+    /// outer Block1 blocks; a transfer crossing it is dropped and answered 4.13 with
+    /// Size1 (the message is discarded, §4.1.3.4.2). Also the largest protected response
+    /// sent with outer Block2; larger ones use inner Block2.
+    pub max_unfragmented_size: usize,
+    /// Whether responses are protected whole and then cut into outer Block2 blocks
+    /// (`true`), or cut into inner Block2 blocks before protection as without this
+    /// policy (`false`). A request carrying an inner Block2 option always gets inner
+    /// Block2, and notifications always use inner Block2.
+    pub fragment_responses: bool,
+}
+
+impl OuterBlockwise {
+    /// Reassembles outer Block1 requests up to `max_unfragmented_size` bytes; responses
+    /// keep using inner Block2 (see [`OuterBlockwise::fragment_responses`]).
+    #[must_use]
+    pub const fn new(max_unfragmented_size: usize) -> Self {
+        Self {
+            max_unfragmented_size,
+            fragment_responses: false,
+        }
+    }
+
+    /// Sets [`OuterBlockwise::fragment_responses`].
+    #[must_use]
+    pub const fn fragment_responses(mut self, yes: bool) -> Self {
+        self.fragment_responses = yes;
+        self
+    }
+}
 
 /// Unprotects requests and protects responses for the server side of an endpoint.
 ///
@@ -51,6 +100,14 @@ pub trait SecurityLayer: Send + 'static {
         response: Message,
         context: &mut Self::Context,
     ) -> Result<Message, Message>;
+
+    /// The outer block-wise policy for requests carrying the OSCORE option
+    /// (RFC 8613 §4.1.3.4.2). `None` (the default): the engine hands every such message to
+    /// [`SecurityLayer::unprotect`] as it arrived, so an outer Block1 block reaches the
+    /// layer on its own (and fails verification).
+    fn outer_blockwise(&self) -> Option<OuterBlockwise> {
+        None
+    }
 }
 
 /// No security: requests pass through with [`PeerIdentity::Anonymous`].

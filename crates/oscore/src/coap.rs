@@ -14,7 +14,14 @@
 //!
 //! Block-wise: ace-coap runs Block1/Block2 on the inner message (OSCORE inner block-wise,
 //! RFC 8613 §4.1.3.4.1); [`OscoreClient::request`] follows inner Block2 itself, since the
-//! ace-coap client only sees the outer message. Observe: on the server side every
+//! ace-coap client only sees the outer message. Outer block-wise (§4.1.3.4.2): the ace-coap
+//! client cuts a protected request larger than one block into outer Block1 blocks and
+//! reassembles outer Block2 responses (bounded by its `Config::max_body_size`) before
+//! [`OscoreClient`] verifies them; on the server, [`OscoreLayer`] reports its
+//! [`OuterBlockwise`] policy (default: reassemble up to [`DEFAULT_MAX_UNFRAGMENTED_SIZE`],
+//! answer with inner Block2; [`OscoreLayer::with_outer_blockwise`]) and the ace-coap engine
+//! reassembles outer Block1 before [`SecurityLayer::unprotect`] and cuts protected responses
+//! into outer Block2 after [`SecurityLayer::protect`]. Observe: on the server side every
 //! notification is protected with a fresh Partial IV; on the client side
 //! [`OscoreClient::observer`] gives a sans-IO [`OscoreObserver`] (its own ace-coap
 //! `Endpoint`, pumped by the caller) that verifies each notification against the
@@ -28,7 +35,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::vec::Vec;
 
-use ace_coap::{Code, PeerIdentity, SecurityLayer};
+use ace_coap::{Code, OuterBlockwise, PeerIdentity, SecurityLayer};
 use ace_crypto::{AeadBackend, CryptoRng, HkdfBackend};
 
 use crate::consts::{code, option};
@@ -110,12 +117,17 @@ pub struct Exchange {
 /// plain OSCORE.
 type RederiveRun<B> = Box<dyn FnMut(&mut ContextSet<B>, &Message) -> Result<ServerStep<B>> + Send>;
 
+/// The default MAX_UNFRAGMENTED_SIZE of [`OscoreLayer`] (RFC 8613 §4.1.3.4.2): 64 KiB, the
+/// ace-coap default `max_body_size` (the engine bounds reassembly by both).
+pub const DEFAULT_MAX_UNFRAGMENTED_SIZE: usize = 64 * 1024;
+
 /// The server-side OSCORE security layer.
 pub struct OscoreLayer<B> {
     contexts: ContextSet<B>,
     store: Box<dyn SequenceStore + Send>,
     allow_unprotected: bool,
     rederive: Option<RederiveRun<B>>,
+    outer_blockwise: Option<OuterBlockwise>,
 }
 
 impl<B> core::fmt::Debug for OscoreLayer<B> {
@@ -135,7 +147,21 @@ impl<B: AeadBackend> OscoreLayer<B> {
             store: Box::new(store),
             allow_unprotected: false,
             rederive: None,
+            outer_blockwise: Some(OuterBlockwise::new(DEFAULT_MAX_UNFRAGMENTED_SIZE)),
         }
+    }
+
+    /// Sets the outer block-wise policy (RFC 8613 §4.1.3.4.2) the ace-coap engine applies
+    /// to this layer's requests: `Some(OuterBlockwise::new(max))` reassembles outer Block1
+    /// requests up to `max` bytes of protected message (beyond: 4.13, discarded);
+    /// `.fragment_responses(true)` also protects responses whole and cuts them into outer
+    /// Block2 blocks (those up to `max`; larger ones use inner Block2). `None`: no outer
+    /// block-wise (an outer Block1 block fails verification on its own). Default:
+    /// `Some(OuterBlockwise::new(DEFAULT_MAX_UNFRAGMENTED_SIZE))`.
+    #[must_use]
+    pub fn with_outer_blockwise(mut self, policy: Option<OuterBlockwise>) -> Self {
+        self.outer_blockwise = policy;
+        self
     }
 
     /// Lets requests without the OSCORE option through as [`PeerIdentity::Anonymous`]
@@ -313,6 +339,10 @@ impl<B: AeadBackend + Send + 'static> SecurityLayer for SharedOscoreLayer<B> {
             )),
         }
     }
+
+    fn outer_blockwise(&self) -> Option<OuterBlockwise> {
+        self.inner.lock().ok().and_then(|l| l.outer_blockwise)
+    }
 }
 
 impl<B: AeadBackend + HkdfBackend + Clone + Send + 'static> OscoreLayer<B> {
@@ -426,7 +456,19 @@ impl<B: AeadBackend + Send + 'static> SecurityLayer for OscoreLayer<B> {
             })
             .map_err(|e| error_response(&e))
     }
+
+    fn outer_blockwise(&self) -> Option<OuterBlockwise> {
+        self.outer_blockwise
+    }
 }
+
+/// Bytes [`OscoreClient`] adds to a request payload when estimating its protected size
+/// against MAX_UNFRAGMENTED_SIZE (code, inner options, payload marker, tag).
+pub const PROTECTION_OVERHEAD: usize = 64;
+
+/// Default inner Block1 size of [`OscoreClient`]: SZX 5, 512 bytes, so that a protected block
+/// (block + code, options and tag) stays within one 1024-byte block of the ace-coap client.
+pub const DEFAULT_INNER_SZX: u8 = 5;
 
 /// Largest body [`OscoreClient::request`] reassembles from inner Block2 (1 MiB).
 pub const MAX_BODY: usize = 1 << 20;
@@ -444,6 +486,10 @@ pub struct OscoreClient<B> {
     /// Held from taking a Sender Sequence Number until the protected request is queued in
     /// the engine's command channel (FIFO), so Partial IVs leave in increasing order.
     send_order: tokio::sync::Mutex<()>,
+    /// Request payloads above this go as inner Block1 blocks (RFC 8613 §4.1.3.4.2).
+    max_unfragmented_size: usize,
+    /// SZX of those inner blocks.
+    inner_szx: u8,
 }
 
 impl<B> core::fmt::Debug for OscoreClient<B> {
@@ -464,6 +510,86 @@ impl<B: AeadBackend> OscoreClient<B> {
             ctx: Arc::new(Mutex::new(ctx)),
             store: Arc::new(Mutex::new(store)),
             send_order: tokio::sync::Mutex::new(()),
+            max_unfragmented_size: DEFAULT_MAX_UNFRAGMENTED_SIZE,
+            inner_szx: DEFAULT_INNER_SZX,
+        }
+    }
+
+    /// Requests whose protected size (payload + [`PROTECTION_OVERHEAD`], an estimate for code,
+    /// options and tag) is larger than `max_unfragmented_size` bytes (the peer's
+    /// MAX_UNFRAGMENTED_SIZE, RFC 8613 §4.1.3.4.2) are sent with **inner** Block1
+    /// (§4.1.3.4.1): blocks of 2^(szx+4) bytes (`szx` at most 6), each protected as its own
+    /// OSCORE request with a fresh Partial IV, 2.31 Continue verified per block, a smaller
+    /// block size asked by the server adopted. Smaller requests are protected whole (and cut
+    /// into outer Block1 blocks by the ace-coap client when larger than one block). Default:
+    /// [`DEFAULT_MAX_UNFRAGMENTED_SIZE`] with [`DEFAULT_INNER_SZX`]. `0` makes every request
+    /// with a payload inner block-wise (e.g. for servers without outer block-wise, like
+    /// aiocoap 0.4.17's `OscoreSiteWrapper`). A protected block must still fit one block of
+    /// the ace-coap client (its `Config::block_szx`, 1024 bytes by default), or that client
+    /// cuts it again into outer blocks: keep `szx` below the client's.
+    #[must_use]
+    pub fn with_max_unfragmented_size(mut self, max_unfragmented_size: usize, szx: u8) -> Self {
+        self.max_unfragmented_size = max_unfragmented_size;
+        self.inner_szx = szx.min(6);
+        self
+    }
+
+    /// Sends `base` in inner Block1 blocks (RFC 7959 §2.5 on the inner message); returns the
+    /// verified response to the last block (or the first non-2.31 answer).
+    async fn upload_inner_block1(&self, peer: SocketAddr, base: &Message) -> Result<Message> {
+        let len = base.payload.len();
+        let mut szx = self.inner_szx.min(6);
+        let mut offset = 0usize;
+        let mut echo: Option<Vec<u8>> = None;
+        let mut echo_answered = false;
+        loop {
+            let size = 1usize << (u32::from(szx) + 4);
+            let end = offset.saturating_add(size).min(len);
+            let more = end < len;
+            let num = u32::try_from(offset / size)
+                .ok()
+                .filter(|n| *n <= ace_coap::BlockOption::MAX_NUM)
+                .ok_or(Error::Misuse("request too large for Block1"))?;
+            let mut req = base.clone();
+            req.payload = base.payload.get(offset..end).unwrap_or_default().to_vec();
+            req.remove_option(option::BLOCK1);
+            req.add_option(
+                option::BLOCK1,
+                ace_coap::BlockOption { num, more, szx }.encode(),
+            );
+            req.remove_option(option::SIZE1);
+            if offset == 0 {
+                let total = u32::try_from(len).unwrap_or(u32::MAX);
+                req.add_option(option::SIZE1, crate::message::encode_uint(total));
+            }
+            if let Some(e) = echo.take() {
+                req.add_option(option::ECHO, e);
+            }
+            let (mut binding, resp) = self.send_protected(peer, &req).await?;
+            let inner = self.unprotect(&mut binding, &resp)?;
+            if inner.code == code::UNAUTHORIZED
+                && !echo_answered
+                && let Some(e) = inner.option(option::ECHO)
+            {
+                // Appendix B.1.2: repeat this block with the Echo value.
+                echo = Some(e.to_vec());
+                echo_answered = true;
+                continue;
+            }
+            if !more || inner.code != Code::CONTINUE.0 {
+                return Ok(inner);
+            }
+            let acked = inner
+                .option(option::BLOCK1)
+                .and_then(ace_coap::BlockOption::decode)
+                .ok_or(Error::UnexpectedResponse)?;
+            if acked.num != num {
+                return Err(Error::UnexpectedResponse);
+            }
+            // RFC 7959 §2.5: the server may ask for smaller blocks; `end` is a multiple of
+            // every smaller size.
+            szx = szx.min(acked.szx);
+            offset = end;
         }
     }
 
@@ -526,6 +652,15 @@ impl<B: AeadBackend> OscoreClient<B> {
     /// (RFC 8613 §4.1.3.4.1) and answers one Echo challenge (RFC 8613 Appendix B.1.2) by
     /// repeating the request with the Echo value.
     ///
+    /// Any method and options (Content-Format, Accept, ... are protected as Class E). A
+    /// request within the peer's MAX_UNFRAGMENTED_SIZE
+    /// ([`OscoreClient::with_max_unfragmented_size`]) is protected whole and, when larger than
+    /// one block, goes out in outer Block1 blocks (RFC 8613 §4.1.3.4.2; the server must
+    /// reassemble them, [`OscoreLayer`] does by default); a larger one goes as inner Block1.
+    /// An outer Block2 response is reassembled before verification by the ace-coap client,
+    /// bounded by its `Config::max_body_size` ([`Error::Transport`] with `BodyTooLarge`
+    /// beyond it, also for a whole request above it).
+    ///
     /// A server that answers with an Appendix B.2 response #1 (its context lost its replay
     /// state and it runs re-derivation) cannot be read with this client's context: that is
     /// [`Error::DecryptionFailed`] here; use [`OscoreClient::request_with_rederivation`].
@@ -538,16 +673,34 @@ impl<B: AeadBackend> OscoreClient<B> {
         peer: SocketAddr,
         request: ace_coap::Message,
     ) -> Result<ace_coap::Message> {
-        let base = from_coap(&request);
+        let mut base = from_coap(&request);
         let mut echo: Option<Vec<u8>> = None;
         let mut next_block: Option<(u32, u8)> = None;
         let mut body = Vec::new();
+        let mut uploaded = None;
+        if !base.payload.is_empty()
+            && base.payload.len().saturating_add(PROTECTION_OVERHEAD) > self.max_unfragmented_size
+        {
+            uploaded = Some(self.upload_inner_block1(peer, &base).await?);
+            // Requests for further response blocks carry no payload (RFC 7959 §3.3).
+            base.payload.clear();
+            base.remove_option(option::SIZE1);
+        }
         loop {
+            if let Some(inner) = uploaded.take() {
+                match Self::next_response_block(inner, &mut body, &mut next_block)? {
+                    Some(done) => return Ok(done),
+                    None => continue,
+                }
+            }
             let mut req = base.clone();
             if let Some(e) = &echo {
                 req.add_option(option::ECHO, e.clone());
             }
             if let Some((num, szx)) = next_block {
+                // Requests for later blocks carry no payload: the server answers from
+                // its cached representation (ours, and aiocoap's `Block2Cache`).
+                req.payload.clear();
                 req.remove_option(option::BLOCK2);
                 req.add_option(
                     option::BLOCK2,
@@ -560,7 +713,7 @@ impl<B: AeadBackend> OscoreClient<B> {
                 );
             }
             let (mut binding, resp) = self.send_protected(peer, &req).await?;
-            let mut inner = self.unprotect(&mut binding, &resp)?;
+            let inner = self.unprotect(&mut binding, &resp)?;
             if inner.code == code::UNAUTHORIZED
                 && echo.is_none()
                 && let Some(e) = inner.option(option::ECHO)
@@ -568,25 +721,38 @@ impl<B: AeadBackend> OscoreClient<B> {
                 echo = Some(e.to_vec());
                 continue;
             }
-            let block = inner
-                .option(option::BLOCK2)
-                .and_then(ace_coap::BlockOption::decode);
-            match block {
-                Some(b) if b.more => {
-                    body.extend_from_slice(&inner.payload);
-                    if body.len() > MAX_BODY {
-                        return Err(Error::UnexpectedResponse);
-                    }
-                    next_block = Some((b.num + 1, b.szx));
-                }
-                Some(_) if next_block.is_some() => {
-                    body.extend_from_slice(&inner.payload);
-                    inner.payload = core::mem::take(&mut body);
-                    inner.remove_option(option::BLOCK2);
-                    return Ok(to_coap(inner));
-                }
-                _ => return Ok(to_coap(inner)),
+            if let Some(done) = Self::next_response_block(inner, &mut body, &mut next_block)? {
+                return Ok(done);
             }
+        }
+    }
+
+    /// Inner Block2 (RFC 8613 §4.1.3.4.1, RFC 7959 §2.4) on a verified response: `Some` is
+    /// the final response (body reassembled), `None` means: ask for `next_block`.
+    fn next_response_block(
+        mut inner: Message,
+        body: &mut Vec<u8>,
+        next_block: &mut Option<(u32, u8)>,
+    ) -> Result<Option<ace_coap::Message>> {
+        let block = inner
+            .option(option::BLOCK2)
+            .and_then(ace_coap::BlockOption::decode);
+        match block {
+            Some(b) if b.more => {
+                body.extend_from_slice(&inner.payload);
+                if body.len() > MAX_BODY {
+                    return Err(Error::UnexpectedResponse);
+                }
+                *next_block = Some((b.num.saturating_add(1), b.szx));
+                Ok(None)
+            }
+            Some(_) if next_block.is_some() => {
+                body.extend_from_slice(&inner.payload);
+                inner.payload = core::mem::take(body);
+                inner.remove_option(option::BLOCK2);
+                Ok(Some(to_coap(inner)))
+            }
+            _ => Ok(Some(to_coap(inner))),
         }
     }
 

@@ -17,11 +17,13 @@
 //! recovery with Echo (Appendix B.1.2, RFC 9175, see [`replay`]), context re-derivation
 //! with random ID Contexts (Appendix B.2, see [`rederive`]), error responses (§7.4,
 //! §8.2: [`Error::to_response`]). With feature `coap`, `coap::OscoreLayer` plugs into
-//! ace-coap's `SecurityLayer`.
+//! ace-coap's `SecurityLayer` and `coap::OscoreClient` wraps its client; there, outer
+//! block-wise (§4.1.3.4.2) is done by ace-coap on the protected message (reassembled before
+//! `unprotect`, cut after `protect`, bounded by MAX_UNFRAGMENTED_SIZE).
 //!
 //! What it does not do: I/O, persistence (it hands out [`Reservation`] effects for the shell
-//! to store), Proxy-Uri decomposition (§4.1.3.3: [`Error::ProxyUriNotSupported`]), outer
-//! block-wise reassembly (§4.1.3.4.2: the transport reassembles before calling us), Group
+//! to store), Proxy-Uri decomposition (§4.1.3.3: [`Error::ProxyUriNotSupported`]), block-wise
+//! reassembly in the core (the transport reassembles outer blocks before calling us), Group
 //! OSCORE, the stateless-R2 (HMAC) variant of Appendix B.2.1.
 //!
 //! ```

@@ -22,10 +22,10 @@ mod peer;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
-use ace_coap::{Client, Code, Config, Message, PeerIdentity};
+use ace_coap::{Client, Code, Config, Message, OuterBlockwise, PeerIdentity};
 use ace_crypto::backend::rustcrypto::RustCrypto;
 use ace_oscore::coap::OscoreClient;
 use ace_oscore::{Error, SecurityContext, SequenceConfig};
@@ -33,7 +33,6 @@ use peer::{
     A, AiocoapServer, B, BIG_LEN, C, D, OurServer, PEER_LIMIT, Plugtest, SharedStore,
     aiocoap_client, aiocoap_client_credentials, big_body, scratch_dir,
 };
-use tokio::process::Command;
 use tokio::time::timeout;
 
 /// The longest an aiocoap server may live (it also exits when its stdin closes).
@@ -50,35 +49,12 @@ fn text(bytes: &[u8]) -> String {
 /// Runs `program args…` within [`PEER_LIMIT`] (killing it otherwise), whatever its exit
 /// status.
 async fn run_peer<A: AsRef<OsStr>>(program: &Path, args: &[A]) -> Output {
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let shown = format!("{cmd:?}");
-    let child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start interop peer {shown}: {e}"));
-    match timeout(PEER_LIMIT, child.wait_with_output()).await {
-        Ok(Ok(output)) => output,
-        Ok(Err(e)) => panic!("waiting for {shown}: {e}"),
-        Err(_) => panic!("{shown} did not finish within {PEER_LIMIT:?}; killed"),
-    }
+    ace_interop_peers::run_peer(program, args, PEER_LIMIT).await
 }
 
 /// [`run_peer`], then requires exit status 0.
 async fn run_ok<A: AsRef<OsStr> + core::fmt::Debug>(program: &Path, args: &[A]) -> Output {
-    let out = run_peer(program, args).await;
-    assert!(
-        out.status.success(),
-        "{} {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-        program.display(),
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    out
+    ace_interop_peers::run_ok(program, args, PEER_LIMIT).await
 }
 
 /// aiocoap's persisted `next-to-send` of a context directory it used.
@@ -285,9 +261,139 @@ async fn aiocoap_client_to_our_server_plugtest_c_with_id_context() {
     let _ = std::fs::remove_dir_all(&d);
 }
 
+/// aiocoap (library, `tests/interop/aiocoap_outer_client.py`, context A) with
+/// `handle_blockwise=False`: it protects the whole 5 KiB POST and its wire layer cuts the
+/// OSCORE message into **outer** Block1 blocks (RFC 8613 §4.1.3.4.2). Our server (policy:
+/// reassemble up to 16 KiB, fragment responses) reassembles them before the layer verifies
+/// the message once, and protects the 5 KiB + 5 answer whole and cuts it into outer Block2
+/// blocks, which aiocoap reassembles and then verifies. Then a GET of `/big` (outer Block2
+/// only). Proof that outer block-wise happened: the layer got one protected message of more
+/// than 5 KiB, and produced one, while no datagram can exceed 1152 bytes.
+#[tokio::test]
+#[ignore = "needs aiocoap: run `cargo xtask interop`"]
+async fn aiocoap_outer_blockwise_to_our_server() {
+    let python = peer::python();
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/aiocoap_outer_client.py");
+    let d = dir("aiocoap-outer");
+    let policy = OuterBlockwise::new(16 * 1024).fragment_responses(true);
+    let server = OurServer::start_with_policy(&[B, D], Config::default(), Some(policy)).await;
+    let creds = aiocoap_client_credentials(&d, &A, server.addr);
+    let out = d.join("response.bin");
+    let uri = |path: &str| format!("coap://{}{path}", server.addr);
+    let sent: Vec<u8> = (0..5120usize).map(|i| (i % 251) as u8 ^ 0x5A).collect();
+
+    let args = |method: &str, path: &str, len: usize| -> Vec<String> {
+        vec![
+            script.display().to_string(),
+            creds.clone(),
+            method.to_owned(),
+            uri(path),
+            len.to_string(),
+            out.display().to_string(),
+        ]
+    };
+    let o = run_ok(&python, &args("POST", "/echo", sent.len())).await;
+    assert_eq!(text(&o.stdout).trim(), "CODE 2.04", "{o:?}");
+    let mut expected = b"echo:".to_vec();
+    expected.extend_from_slice(&sent);
+    assert!(
+        std::fs::read(&out).unwrap() == expected,
+        "echo of 5120 bytes differs"
+    );
+
+    let o = run_ok(&python, &args("GET", "/big", 0)).await;
+    assert_eq!(text(&o.stdout).trim(), "CODE 2.05", "{o:?}");
+    assert!(std::fs::read(&out).unwrap() == big_body(), "/big differs");
+
+    let seen = server.take_seen();
+    assert_eq!(
+        seen.len(),
+        2,
+        "each request reached its resource once: {seen:?}"
+    );
+    assert!(seen[0].3 == sent, "the server saw other upload bytes");
+    assert!(seen.iter().all(|(.., id, _)| *id == oscore(b"", None)));
+    let exchanges = server.take_exchanges();
+    assert_eq!(
+        exchanges.len(),
+        2,
+        "one verification per message: {exchanges:?}"
+    );
+    assert!(
+        exchanges[0].outer_len > 5120 && !exchanges[0].outer_block,
+        "the layer got the whole reassembled POST: {exchanges:?}"
+    );
+    assert!(
+        exchanges
+            .iter()
+            .all(|e| e.inner_block1.is_none() && e.inner_block2.is_none())
+    );
+    let responses = std::mem::take(&mut *server.responses.lock().unwrap());
+    assert_eq!(responses.len(), 2, "{responses:?}");
+    assert!(
+        responses[0] > 5125 && responses[1] > BIG_LEN,
+        "each answer protected whole (then cut into outer Block2): {responses:?}"
+    );
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&d);
+}
+
 // ---------------------------------------------------------------------------------------------
 // our OscoreClient → aiocoap server
 // ---------------------------------------------------------------------------------------------
+
+/// A 5000-byte POST from our client to aiocoap's OSCORE server. With the client's
+/// MAX_UNFRAGMENTED_SIZE at 0 it goes as **inner** Block1 (each 512-byte block its own
+/// protected request, 2.31 Continue verified per block; RFC 8613 §4.1.3.4.1), and the
+/// 5005-byte answer comes back in inner Block2 blocks fetched without request payload
+/// (aiocoap's `Block2Cache` serves them): byte-exact. Control: protected whole, the request
+/// goes as **outer** Block1, which aiocoap 0.4.17's `OscoreSiteWrapper` does not reassemble
+/// (it unprotects block 0 alone): refused, not a wrong answer.
+#[tokio::test]
+#[ignore = "needs aiocoap: run `cargo xtask interop`"]
+async fn our_client_inner_block1_to_aiocoap_server() {
+    let d = dir("our-client-inner-block1");
+    let server = AiocoapServer::start(&d, &[B], SERVER_LIFETIME).await;
+    let upload: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 256) as u8).collect();
+    let mut expected = b"echo:".to_vec();
+    expected.extend_from_slice(&upload);
+
+    let a = our_client(A.context(), SharedStore::default())
+        .await
+        .with_max_unfragmented_size(0, ace_oscore::coap::DEFAULT_INNER_SZX);
+    let before = a.sender_sequence_number().unwrap();
+    let r = ask(
+        &a,
+        &server,
+        Message::request(Code::POST, "/echo").with_payload(upload.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.code, Code::CHANGED);
+    assert_eq!(r.payload.len(), expected.len());
+    assert!(r.payload == expected, "echo of 5000 bytes differs");
+    let used = a.sender_sequence_number().unwrap() - before;
+    assert_eq!(
+        used, 14,
+        "10 inner Block1 requests + 4 inner Block2 follow-ups, each with its own Partial IV"
+    );
+
+    let whole = our_client(A.context(), SharedStore::default()).await;
+    let refused = ask(
+        &whole,
+        &server,
+        Message::request(Code::POST, "/echo").with_payload(upload),
+    )
+    .await;
+    assert!(
+        matches!(refused, Err(Error::UnprotectedResponse(_))),
+        "aiocoap cannot take outer Block1: {refused:?}; stderr: {}",
+        server.stderr()
+    );
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&d);
+}
 
 /// Our client with A and with C against aiocoap's `OscoreSiteWrapper` (B and D): small GET,
 /// 5000-byte GET (aiocoap answers with inner Block2, which our client follows), POST.

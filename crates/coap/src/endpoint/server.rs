@@ -14,7 +14,7 @@ use crate::consts::{OBSERVE_SEQUENCE_MODULUS, option};
 use crate::error::{Error, Result};
 use crate::message::{Code, Frame, Message, MessageType, encode_uint};
 use crate::resource::{Handled, PeerIdentity, Request, RequestId};
-use crate::security::SecurityLayer;
+use crate::security::{OuterBlockwise, SecurityLayer};
 
 /// An observer: (client address, token).
 pub(crate) type ObsKey = (SocketAddr, Vec<u8>);
@@ -52,6 +52,48 @@ pub(crate) struct ReplyTo {
     multicast: bool,
     /// The request's No-Response option (RFC 7967), if any.
     no_response: Option<u32>,
+    /// Outer block-wise state of an OSCORE request (RFC 8613 §4.1.3.4.2), if any.
+    outer: Option<Box<OuterReply>>,
+}
+
+/// Bytes a protected response adds to the inner payload, as estimated when deciding
+/// whether it stays within MAX_UNFRAGMENTED_SIZE (code, inner options, payload marker and
+/// an AEAD tag of at most 16 bytes).
+const OUTER_OVERHEAD: usize = 64;
+
+/// Outer block-wise state of one request carrying the OSCORE option (RFC 8613
+/// §4.1.3.4.2): what the protected response needs after [`SecurityLayer::protect`].
+#[derive(Debug, Clone)]
+pub(crate) struct OuterReply {
+    /// The outer request's key: follow-up requests for outer Block2 blocks carry the same
+    /// options (same OSCORE option) apart from the block options.
+    key: ReqKey,
+    /// Outer Block2 block size: the request's outer Block2 SZX (early negotiation), else
+    /// the configured one.
+    szx: u8,
+    /// The request asked for an outer Block2 size (outer Block2 block 0).
+    asked: bool,
+    /// The outer Block1 of the last block of a reassembled request (echoed, M = 0).
+    block1: Option<Block>,
+    policy: OuterBlockwise,
+}
+
+impl OuterReply {
+    /// Is the response protected whole (to be cut into outer blocks) rather than cut into
+    /// inner Block2 blocks? Only when the policy says so, the request did not ask for an
+    /// inner block, and the protected message stays within MAX_UNFRAGMENTED_SIZE (RFC 8613
+    /// §4.1.3.4.2: larger messages use inner block-wise).
+    fn keeps_whole(
+        &self,
+        inner_block2: Option<Block>,
+        response: &Message,
+        max_body: usize,
+    ) -> bool {
+        self.policy.fragment_responses
+            && inner_block2.is_none()
+            && response.payload.len().saturating_add(OUTER_OVERHEAD)
+                <= self.policy.max_unfragmented_size.min(max_body)
+    }
 }
 
 #[derive(Debug)]
@@ -136,7 +178,7 @@ impl<S: SecurityLayer> Endpoint<S> {
             .get_uint(option::NO_RESPONSE)
             .ok()
             .flatten();
-        let reply = ReplyTo {
+        let mut reply = ReplyTo {
             peer,
             mid: frame.mid,
             token: frame.token,
@@ -144,6 +186,7 @@ impl<S: SecurityLayer> Endpoint<S> {
             separate: false,
             multicast,
             no_response,
+            outer: None,
         };
         match self
             .dedup
@@ -176,7 +219,19 @@ impl<S: SecurityLayer> Endpoint<S> {
             }
         }
 
-        let (inner, identity, mut context) = match self.security.unprotect(peer, frame.msg) {
+        let mut outer_msg = frame.msg;
+        if outer_msg.options.contains(option::OSCORE)
+            && let Some(policy) = self.security.outer_blockwise()
+        {
+            match self.outer_receive(now, peer, &mut outer_msg, policy) {
+                Ok(outer) => reply.outer = outer,
+                Err(response) => {
+                    self.transmit_response(now, &reply, response);
+                    return;
+                }
+            }
+        }
+        let (inner, identity, mut context) = match self.security.unprotect(peer, outer_msg) {
             Ok(x) => x,
             Err(response) => {
                 self.transmit_response(now, &reply, response);
@@ -192,7 +247,8 @@ impl<S: SecurityLayer> Endpoint<S> {
         };
         let mut inner = inner;
         let key = req_key(peer, &inner);
-        let block1_echo = match self.block1_receive(now, peer, &key, &mut inner) {
+        let max_body = self.config.max_body_size;
+        let block1_echo = match self.block1_receive(now, peer, &key, &mut inner, max_body) {
             Block1Outcome::Proceed(b) => b,
             Block1Outcome::Answer(response) => {
                 self.finish(now, &reply, response, Some(&mut context));
@@ -259,6 +315,11 @@ impl<S: SecurityLayer> Endpoint<S> {
         self.stats.requests_handled += 1;
         match self.router.route(&request) {
             Handled::Response(response) => self.complete(now, &plan, response, context),
+            Handled::Unchanged => {
+                tracing::warn!(path = %plan.path, "a resource answered a request with Unchanged");
+                let m = Message::new(Code::INTERNAL_SERVER_ERROR);
+                self.complete(now, &plan, m, context);
+            }
             Handled::Deferred => {
                 if self.deferred.len() >= self.config.max_deferred {
                     let m = Message::new(Code::SERVICE_UNAVAILABLE);
@@ -361,9 +422,110 @@ impl<S: SecurityLayer> Endpoint<S> {
                 return;
             }
         }
-        let szx = self.config.szx();
-        let response = self.slice_block2(now, &plan.key, response, plan.request_block2, szx);
+        let whole = plan.reply.outer.as_deref().is_some_and(|o| {
+            o.keeps_whole(plan.request_block2, &response, self.config.max_body_size)
+        });
+        let response = if whole {
+            response
+        } else {
+            let szx = self.config.szx();
+            self.slice_block2(now, &plan.key, response, plan.request_block2, szx)
+        };
         self.finish(now, &plan.reply, response, Some(&mut context));
+    }
+
+    /// Outer block-wise on a request carrying the OSCORE option, before it is unprotected
+    /// (RFC 8613 §4.1.3.4.2, §8.2.1 step A): an outer Block2 follow-up is served from the
+    /// cached protected response, outer Block1 blocks are reassembled (bounded by
+    /// MAX_UNFRAGMENTED_SIZE and `max_body_size`). `Err` is the (unprotected) answer to send
+    /// now: 2.31 Continue, 4.13 + Size1, 4.08, 4.02, or the next outer Block2 block.
+    fn outer_receive(
+        &mut self,
+        now: Instant,
+        peer: SocketAddr,
+        msg: &mut Message,
+        policy: OuterBlockwise,
+    ) -> core::result::Result<Option<Box<OuterReply>>, Message> {
+        let bad = |n: u16| Message::response(Code::BAD_OPTION, format!("malformed option {n}"));
+        let block2 = match msg.options.get(option::BLOCK2) {
+            Some(v) => Some(Block::decode(v).ok_or_else(|| bad(option::BLOCK2))?),
+            None => None,
+        };
+        let has_block1 = match msg.options.get(option::BLOCK1) {
+            Some(v) => Block::decode(v)
+                .map(|_| true)
+                .ok_or_else(|| bad(option::BLOCK1))?,
+            None => false,
+        };
+        if !has_block1 && block2.is_none() && !policy.fragment_responses {
+            return Ok(None);
+        }
+        let key = req_key(peer, msg);
+        if let Some(b2) = block2.filter(|b| b.num > 0) {
+            self.block2_cache.retain(|c| c.expires > now);
+            let cached = self
+                .block2_cache
+                .iter()
+                .find(|c| c.key == key)
+                .map(|c| c.response.clone());
+            return Err(match cached {
+                Some(whole) => {
+                    let szx = b2.szx.min(self.config.szx());
+                    cut_block(whole, b2.offset(), szx)
+                }
+                None => Message::response(
+                    Code::REQUEST_ENTITY_INCOMPLETE,
+                    "no outer block-wise response cached",
+                ),
+            });
+        }
+        msg.options.remove(option::BLOCK2);
+        let max = policy.max_unfragmented_size.min(self.config.max_body_size);
+        let block1 = match self.block1_receive(now, peer, &key, msg, max) {
+            Block1Outcome::Proceed(b) => b,
+            Block1Outcome::Answer(m) => return Err(m),
+        };
+        let szx = block2.map_or(self.config.szx(), |b| b.szx.min(self.config.szx()));
+        Ok(Some(Box::new(OuterReply {
+            key,
+            szx,
+            asked: block2.is_some(),
+            block1,
+            policy,
+        })))
+    }
+
+    /// The protected response to a request with outer block-wise state: the outer Block1
+    /// echo, and — when the policy fragments responses (or the request asked for an outer
+    /// block size) and it is larger than a block — block 0 of it, the whole protected
+    /// message cached for the follow-ups. Notifications are left alone.
+    fn outer_send(&mut self, now: Instant, outer: &OuterReply, mut response: Message) -> Message {
+        if let Some(b1) = outer.block1 {
+            response
+                .options
+                .set(option::BLOCK1, Block { more: false, ..b1 }.encode());
+        }
+        let size = 1usize << (u32::from(outer.szx) + 4);
+        if !(outer.policy.fragment_responses || outer.asked)
+            || response.payload.len() <= size
+            || response.options.contains(option::OBSERVE)
+            || !response.options.contains(option::OSCORE)
+        {
+            return response;
+        }
+        let mut whole = response.clone();
+        whole.options.remove(option::BLOCK1);
+        self.block2_cache
+            .retain(|c| c.expires > now && c.key != outer.key);
+        while self.block2_cache.len() >= self.config.max_block2_cache.max(1) {
+            self.block2_cache.pop_front();
+        }
+        self.block2_cache.push_back(CachedResponse {
+            key: outer.key.clone(),
+            response: whole,
+            expires: later(now, self.config.block_lifetime()),
+        });
+        cut_block(response, 0, outer.szx)
     }
 
     fn next_observe_seq(&mut self) -> u32 {
@@ -391,6 +553,10 @@ impl<S: SecurityLayer> Endpoint<S> {
     /// Encodes and sends a (protected) response: piggybacked on the ACK for a CON
     /// request, as NON for a NON request, or as a separate CON after an empty ACK.
     fn transmit_response(&mut self, now: Instant, reply: &ReplyTo, response: Message) {
+        let response = match reply.outer.as_deref() {
+            Some(outer) => self.outer_send(now, outer, response),
+            None => response,
+        };
         if reply.multicast && self.suppress_multicast_response(reply, &response) {
             self.stats.multicast_suppressed += 1;
             return;
@@ -490,8 +656,8 @@ impl<S: SecurityLayer> Endpoint<S> {
         peer: SocketAddr,
         key: &ReqKey,
         req: &mut Message,
+        max: usize,
     ) -> Block1Outcome {
-        let max = self.config.max_body_size;
         let too_large = || {
             let mut m = Message::new(Code::REQUEST_ENTITY_TOO_LARGE);
             m.options
@@ -620,27 +786,13 @@ impl<S: SecurityLayer> Endpoint<S> {
                 expires,
             });
         }
-        let payload = response
-            .payload
-            .get(offset..end)
-            .unwrap_or_default()
-            .to_vec();
-        response.payload = payload;
-        response
-            .options
-            .set(option::BLOCK2, Block { num, more, szx }.encode());
-        if offset == 0 {
-            response.options.set(
-                option::SIZE2,
-                encode_uint(u32::try_from(len).unwrap_or(u32::MAX)),
-            );
-        }
-        response
+        cut_block(response, offset, szx)
     }
 
     /// Tells the engine that the resource at `path` changed: every observer of it gets
     /// a notification (RFC 7641 §4.2), produced by running the resource's handler again
-    /// with the registration request. Returns how many observers were notified.
+    /// with the registration request. Returns how many observers were notified (observers
+    /// whose handler answered [`Handled::Unchanged`] are not counted).
     pub fn notify(&mut self, now: Instant, path: &str) -> usize {
         let keys: Vec<ObsKey> = self
             .observers
@@ -648,7 +800,7 @@ impl<S: SecurityLayer> Endpoint<S> {
             .filter(|(_, o)| o.path == path)
             .map(|(k, _)| k.clone())
             .collect();
-        let n = keys.len();
+        let mut n = keys.len();
         for key in keys {
             let id = self.next_id();
             let Some(o) = self.observers.get(&key) else {
@@ -666,6 +818,7 @@ impl<S: SecurityLayer> Endpoint<S> {
             self.stats.requests_handled += 1;
             match self.router.route(&request) {
                 Handled::Response(m) => self.send_notification(now, &key, m),
+                Handled::Unchanged => n = n.saturating_sub(1),
                 Handled::Deferred => {
                     let expires = later(now, self.config.block_lifetime());
                     if self.deferred.len() < self.config.max_deferred {
@@ -850,4 +1003,42 @@ fn check_request(req: &Message) -> Result<String, Message> {
     }
     req.path()
         .map_err(|_| Message::response(Code::BAD_REQUEST, "Uri-Path is not UTF-8"))
+}
+
+/// Block `offset / size(szx)` of `response` with its Block2 option (and Size2 on block 0),
+/// RFC 7959 §2.4; 4.02 beyond the end, 4.13 beyond the largest block number.
+fn cut_block(mut response: Message, offset: usize, szx: u8) -> Message {
+    let size = 1usize << (u32::from(szx.min(6)) + 4);
+    let len = response.payload.len();
+    if offset > 0 && offset >= len {
+        return Message::response(Code::BAD_OPTION, "block out of range");
+    }
+    let end = offset.saturating_add(size).min(len);
+    let more = end < len;
+    let num = u32::try_from(offset / size).unwrap_or(Block::MAX_NUM.saturating_add(1));
+    if num > Block::MAX_NUM {
+        return Message::new(Code::REQUEST_ENTITY_TOO_LARGE);
+    }
+    let payload = response
+        .payload
+        .get(offset..end)
+        .unwrap_or_default()
+        .to_vec();
+    response.payload = payload;
+    response.options.set(
+        option::BLOCK2,
+        Block {
+            num,
+            more,
+            szx: szx.min(6),
+        }
+        .encode(),
+    );
+    if offset == 0 {
+        response.options.set(
+            option::SIZE2,
+            encode_uint(u32::try_from(len).unwrap_or(u32::MAX)),
+        );
+    }
+    response
 }

@@ -13,6 +13,7 @@ use crate::config::TransmissionParams;
 use crate::consts::option;
 use crate::message::{BlockOption, Code, Frame, Message, MessageType};
 use crate::resource::{FnResource, Handled, PeerIdentity, Request, RequestId};
+use crate::security::OuterBlockwise;
 
 const C: &str = "127.0.0.1:40000";
 const S: &str = "127.0.0.1:5683";
@@ -1227,6 +1228,55 @@ fn observe_register_notify_cancel() {
 }
 
 #[test]
+fn observe_unchanged_sends_no_notification() {
+    let value = Arc::new(Mutex::new("20".to_owned()));
+    let changed = Arc::new(Mutex::new(false));
+    let (v, c) = (value.clone(), changed.clone());
+    let router = Router::new().mount(
+        "/temp",
+        FnResource::new(move |req| {
+            if req.is_notification() && !*c.lock().unwrap() {
+                Handled::Unchanged
+            } else {
+                Message::response(Code::CONTENT, v.lock().unwrap().clone()).into()
+            }
+        })
+        .observable(),
+    );
+    let mut net = Net::new(router);
+    net.client
+        .observe(net.now, s_addr(), get("/temp"), true)
+        .unwrap();
+    net.run_until(Duration::from_secs(1), |n| !n.events.is_empty());
+    let frames_before = net.sent_by(s_addr()).len();
+    // Nothing this observer sees changed: no datagram, not counted, still registered.
+    assert_eq!(net.server.notify(net.now, "/temp"), 0);
+    net.run_until(Duration::from_secs(1), |_| false);
+    assert_eq!(net.sent_by(s_addr()).len(), frames_before);
+    assert_eq!(net.server.observer_count("/temp"), 1);
+    *value.lock().unwrap() = "21".to_owned();
+    *changed.lock().unwrap() = true;
+    assert_eq!(net.server.notify(net.now, "/temp"), 1);
+    net.run_until(Duration::from_secs(1), |_| false);
+    let got = notifications(&net.events);
+    assert_eq!(
+        got.iter().map(|g| g.1.clone()).collect::<Vec<_>>(),
+        vec![b"20".to_vec(), b"21".to_vec()]
+    );
+}
+
+#[test]
+fn unchanged_answer_to_a_fresh_request_is_a_server_error() {
+    let router = Router::new().mount("/x", FnResource::new(|_| Handled::Unchanged));
+    let mut net = Net::new(router);
+    let h = net
+        .client
+        .request(net.now, s_addr(), get("/x"), true)
+        .unwrap();
+    assert_eq!(response(net.wait(h)).code, Code::INTERNAL_SERVER_ERROR);
+}
+
+#[test]
 fn observe_rst_on_notification_deregisters() {
     let value = Arc::new(Mutex::new("1".to_owned()));
     let mut net = Net::new(sensor_router(value));
@@ -1569,6 +1619,272 @@ fn security_layer_wraps_routing_and_notifications() {
     );
     assert_eq!(protected.load(Ordering::SeqCst), 3);
     let _ = h;
+}
+
+// ---------------------------------------------------------------- outer block-wise
+
+/// `x XOR 0x5A ‖ FNV-1a(x)`: a toy AEAD, so that a single outer block cannot verify.
+fn toy_seal(x: &[u8]) -> Vec<u8> {
+    let mut out: Vec<u8> = x.iter().map(|b| b ^ 0x5A).collect();
+    out.extend_from_slice(&fnv1a(x));
+    out
+}
+
+fn toy_open(c: &[u8]) -> Option<Vec<u8>> {
+    let (body, tag) = c.split_at(c.len().checked_sub(8)?);
+    let x: Vec<u8> = body.iter().map(|b| b ^ 0x5A).collect();
+    (fnv1a(&x)[..] == *tag).then_some(x)
+}
+
+/// An OSCORE-shaped toy layer: a protected request is an outer POST with the OSCORE option
+/// whose payload seals the body of an inner POST `/echo`; responses are sealed the same way
+/// and get an (empty) OSCORE option. It records the outer messages `unprotect` saw.
+struct ToyOscore {
+    policy: Option<OuterBlockwise>,
+    /// (payload length, had Block1, had Block2) of every message handed to `unprotect`.
+    seen: OuterSeen,
+    protected: Arc<AtomicUsize>,
+}
+
+impl SecurityLayer for ToyOscore {
+    type Context = ();
+    fn unprotect(
+        &mut self,
+        _peer: SocketAddr,
+        request: Message,
+    ) -> Result<(Message, PeerIdentity, ()), Message> {
+        self.seen.lock().unwrap().push((
+            request.payload.len(),
+            request.options.contains(option::BLOCK1),
+            request.options.contains(option::BLOCK2),
+        ));
+        let body = toy_open(&request.payload)
+            .ok_or_else(|| Message::response(Code::BAD_REQUEST, "Decryption failed"))?;
+        Ok((
+            Message::request(Code::POST, "/echo").with_payload(body),
+            PeerIdentity::Anonymous,
+            (),
+        ))
+    }
+    fn protect(
+        &mut self,
+        _peer: SocketAddr,
+        mut response: Message,
+        _context: &mut (),
+    ) -> Result<Message, Message> {
+        self.protected.fetch_add(1, Ordering::SeqCst);
+        response.payload = toy_seal(&response.payload);
+        // Inner block options are encrypted in OSCORE: not visible outside.
+        for n in [option::BLOCK2, option::SIZE2, option::ETAG] {
+            response.options.remove(n);
+        }
+        response.options.set(option::OSCORE, Vec::new());
+        Ok(response)
+    }
+    fn outer_blockwise(&self) -> Option<OuterBlockwise> {
+        self.policy
+    }
+}
+
+type OuterSeen = Arc<Mutex<Vec<(usize, bool, bool)>>>;
+
+fn toy_net(policy: Option<OuterBlockwise>) -> (Net<ToyOscore>, OuterSeen, Arc<AtomicUsize>) {
+    let seen: OuterSeen = Arc::default();
+    let protected = Arc::new(AtomicUsize::new(0));
+    let router = Router::new().mount(
+        "/echo",
+        FnResource::new(|req| {
+            let mut body = req.payload().to_vec();
+            body.reverse();
+            Message::response(Code::CHANGED, body).into()
+        })
+        .methods(&[Code::POST]),
+    );
+    let layer = ToyOscore {
+        policy,
+        seen: seen.clone(),
+        protected: protected.clone(),
+    };
+    let server = Endpoint::with_security(Config::default(), router, layer, [5; 32]);
+    (Net::with_server(Config::default(), server), seen, protected)
+}
+
+fn toy_request(body: &[u8]) -> Message {
+    Message::new(Code::POST)
+        .with_option(option::OSCORE, vec![0x09, 0x01])
+        .with_payload(toy_seal(body))
+}
+
+/// RFC 8613 §4.1.3.4.2: the protected request is cut into outer Block1 blocks by the
+/// client engine and reassembled by the server engine before `unprotect` (called once, on
+/// the whole message); the protected response is cut into outer Block2 blocks after
+/// `protect` (called once) and the follow-ups are served from the cache.
+#[test]
+fn outer_block1_and_block2_around_the_security_layer() {
+    let policy = OuterBlockwise::new(8192).fragment_responses(true);
+    let (mut net, seen, protected) = toy_net(Some(policy));
+    let body = big_body(5000);
+    let h = net
+        .client
+        .request(net.now, s_addr(), toy_request(&body), true)
+        .unwrap();
+    let r = response(net.wait(h));
+    assert_eq!(r.code, Code::CHANGED);
+    let mut expected = body.clone();
+    expected.reverse();
+    assert_eq!(toy_open(&r.payload).unwrap(), expected);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![(5008, false, false)],
+        "one unprotect, on the reassembled message, outer Block options removed"
+    );
+    assert_eq!(protected.load(Ordering::SeqCst), 1);
+    let from_client = net.sent_by(c_addr());
+    let blocks1: Vec<BlockOption> = from_client.iter().filter_map(|f| f.msg.block1()).collect();
+    assert_eq!(
+        blocks1.len(),
+        5,
+        "5008 bytes in 1024-byte outer Block1 blocks"
+    );
+    assert!(
+        from_client
+            .iter()
+            .all(|f| f.msg.options.get(option::OSCORE) == Some(&[0x09, 0x01][..]))
+    );
+    let from_server = net.sent_by(s_addr());
+    let continues = from_server
+        .iter()
+        .filter(|f| f.msg.code == Code::CONTINUE)
+        .count();
+    assert_eq!(continues, 4);
+    assert!(
+        from_server
+            .iter()
+            .filter(|f| f.msg.code == Code::CONTINUE)
+            .all(|f| !f.msg.options.contains(option::OSCORE)),
+        "2.31 is an outer (unprotected) response"
+    );
+    let final_blocks: Vec<&&Frame> = from_server
+        .iter()
+        .filter(|f| f.msg.code == Code::CHANGED)
+        .collect();
+    assert_eq!(
+        final_blocks.len(),
+        5,
+        "5008-byte protected response in outer Block2 blocks"
+    );
+    let first = &final_blocks[0].msg;
+    assert_eq!(first.block2().map(|b| (b.num, b.more)), Some((0, true)));
+    assert_eq!(
+        first.block1().map(|b| (b.num, b.more)),
+        Some((4, false)),
+        "Block1 echo"
+    );
+    assert_eq!(first.options.get_uint(option::SIZE2).unwrap(), Some(5008));
+    assert!(
+        !first.options.contains(option::ETAG),
+        "no ETag added to the outer message"
+    );
+    assert!(
+        final_blocks
+            .iter()
+            .all(|f| f.msg.options.contains(option::OSCORE))
+    );
+
+    // Early negotiation: an outer Block2 block 0 with SZX 0 in the request.
+    let before = net.sent_by(s_addr()).len();
+    let req = toy_request(&big_body(40)).with_option(
+        option::BLOCK2,
+        BlockOption {
+            num: 0,
+            more: false,
+            szx: 0,
+        }
+        .encode(),
+    );
+    let h = net.client.request(net.now, s_addr(), req, true).unwrap();
+    let r = response(net.wait(h));
+    let mut expected = big_body(40);
+    expected.reverse();
+    assert_eq!(toy_open(&r.payload).unwrap(), expected);
+    let blocks: Vec<(u32, u8)> = net.sent_by(s_addr())[before..]
+        .iter()
+        .filter_map(|f| f.msg.block2().map(|b| (b.num, b.szx)))
+        .collect();
+    assert_eq!(
+        blocks,
+        vec![(0, 0), (1, 0), (2, 0)],
+        "48 bytes in 16-byte outer blocks"
+    );
+    assert_eq!(
+        protected.load(Ordering::SeqCst),
+        2,
+        "protected once, cut three times"
+    );
+}
+
+#[test]
+fn outer_reassembly_bound_and_errors() {
+    let (mut net, seen, _) = toy_net(Some(OuterBlockwise::new(2048)));
+    // Beyond MAX_UNFRAGMENTED_SIZE: 4.13 with Size1, nothing reaches the layer.
+    let h = net
+        .client
+        .request(net.now, s_addr(), toy_request(&big_body(5000)), true)
+        .unwrap();
+    let r = response(net.wait(h));
+    assert_eq!(r.code, Code::REQUEST_ENTITY_TOO_LARGE);
+    assert_eq!(r.options.get_uint(option::SIZE1).unwrap(), Some(2048));
+    assert!(seen.lock().unwrap().is_empty());
+    assert_eq!(net.server.usage().block1_assemblies, 0, "state dropped");
+    // Within the bound: reassembled; responses use inner Block2 (policy default), i.e. the
+    // 2008-byte response is cut before protection: two protected blocks.
+    let h = net
+        .client
+        .request(net.now, s_addr(), toy_request(&big_body(2000)), true)
+        .unwrap();
+    let r = response(net.wait(h));
+    assert_eq!(r.code, Code::CHANGED);
+    assert_eq!(*seen.lock().unwrap(), vec![(2008, false, false)]);
+    let b2 = toy_open(&r.payload).unwrap();
+    assert_eq!(b2.len(), 1024, "inner block 0 of 2000");
+
+    // An outer Block2 follow-up with nothing cached: 4.08; malformed outer Block1: 4.02.
+    let follow = toy_request(b"x").with_option(
+        option::BLOCK2,
+        BlockOption {
+            num: 3,
+            more: false,
+            szx: 6,
+        }
+        .encode(),
+    );
+    let a = server_answer_with(&mut net.server, &con(0x100, follow)).unwrap();
+    assert_eq!(a.msg.code, Code::REQUEST_ENTITY_INCOMPLETE);
+    let bad = toy_request(b"x").with_option(option::BLOCK1, vec![0x0F]);
+    let a = server_answer_with(&mut net.server, &con(0x101, bad)).unwrap();
+    assert_eq!(a.msg.code, Code::BAD_OPTION);
+    assert_eq!(seen.lock().unwrap().len(), 1, "neither reached the layer");
+}
+
+#[test]
+fn without_outer_policy_blocks_reach_the_layer_one_by_one() {
+    let (mut net, seen, _) = toy_net(None);
+    let h = net
+        .client
+        .request(net.now, s_addr(), toy_request(&big_body(3000)), true)
+        .unwrap();
+    let r = response(net.wait(h));
+    assert_eq!(r.code, Code::BAD_REQUEST, "block 0 alone does not verify");
+    assert_eq!(*seen.lock().unwrap(), vec![(1024, true, false)]);
+}
+
+fn server_answer_with<S: SecurityLayer>(server: &mut Endpoint<S>, frame: &Frame) -> Option<Frame> {
+    let now = Instant::now();
+    let _ = server.handle_datagram(now, c_addr(), &frame.encode(usize::MAX).unwrap());
+    let mut buf = Vec::new();
+    server
+        .poll_transmit(now, &mut buf)
+        .map(|_| Frame::decode(&buf).unwrap())
 }
 
 // ---------------------------------------------------------------- never panic

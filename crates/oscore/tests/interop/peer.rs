@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use ace_coap::consts::option;
 use ace_coap::{
-    Code, Config, FnResource, Message, PeerIdentity, Router, SecurityLayer, Server, ServerHandle,
+    Code, Config, FnResource, Message, OuterBlockwise, PeerIdentity, Router, SecurityLayer, Server,
+    ServerHandle,
 };
 use ace_crypto::backend::rustcrypto::RustCrypto;
 use ace_oscore::coap::OscoreLayer;
@@ -28,7 +29,7 @@ use tokio::task::JoinHandle;
 use tokio::time::timeout;
 
 /// Upper bound for one peer invocation or peer start-up; the child is killed beyond it.
-pub(crate) const PEER_LIMIT: Duration = Duration::from_secs(20);
+pub(crate) use ace_interop_peers::PEER_LIMIT;
 
 /// Size of `/big` on both servers: more than 2 KiB, so it needs block-wise transfer.
 pub(crate) const BIG_LEN: usize = 5000;
@@ -38,36 +39,17 @@ pub(crate) const HOW_TO_RUN: &str = "run under `cargo xtask interop`, or: \
     cargo test -p ace-oscore --features coap --test interop_aiocoap -- --ignored --test-threads=1";
 
 // ---------------------------------------------------------------------------------------------
-// Peers from the interop venv
+// Peers from the interop venv (found by ace-interop-peers; missing = failure)
 // ---------------------------------------------------------------------------------------------
 
-fn env_path(var: &str) -> PathBuf {
-    let value = std::env::var_os(var)
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| panic!("interop environment missing: ${var} is not set; {HOW_TO_RUN}"));
-    PathBuf::from(value)
-}
-
-/// `aiocoap-client` from `$ACE_INTEROP_BIN`. Missing = failure.
+/// `aiocoap-client` from `$ACE_INTEROP_BIN`.
 pub(crate) fn aiocoap_client() -> PathBuf {
-    let bin = env_path("ACE_INTEROP_BIN").join("aiocoap-client");
-    assert!(
-        bin.is_file(),
-        "interop peer missing: {} does not exist (pip install 'aiocoap[oscore]==0.4.17' into the venv); {HOW_TO_RUN}",
-        bin.display()
-    );
-    bin
+    ace_interop_peers::aiocoap_client(HOW_TO_RUN)
 }
 
 /// The interop venv's python (`$ACE_INTEROP_PYTHON`), which has aiocoap with OSCORE.
 pub(crate) fn python() -> PathBuf {
-    let py = env_path("ACE_INTEROP_PYTHON");
-    assert!(
-        py.is_file(),
-        "interop peer missing: ACE_INTEROP_PYTHON={} is not a file; {HOW_TO_RUN}",
-        py.display()
-    );
-    py
+    ace_interop_peers::python(HOW_TO_RUN)
 }
 
 /// A fresh, empty scratch directory (aiocoap writes `sequence.json` and `lock` into its
@@ -315,12 +297,16 @@ impl SequenceStore for SharedStore {
 }
 
 /// One OSCORE request our layer accepted, as seen around [`OscoreLayer`]: the inner path,
-/// whether the *outer* message carried Block1/Block2 (outer block-wise), and the *inner*
+/// whether the *outer* message handed to the layer still carried Block1/Block2 (the engine
+/// removes them when it reassembled outer block-wise first), and the *inner*
 /// Block1/Block2 block numbers (inner block-wise, RFC 8613 §4.1.3.4.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Exchange {
     pub(crate) path: String,
     pub(crate) outer_block: bool,
+    /// Payload length of the protected message handed to the layer (after any outer
+    /// Block1 reassembly by the engine).
+    pub(crate) outer_len: usize,
     pub(crate) inner_block1: Option<u32>,
     pub(crate) inner_block2: Option<u32>,
 }
@@ -329,6 +315,8 @@ pub(crate) struct Exchange {
 struct Recording<L> {
     inner: L,
     log: Arc<Mutex<Vec<Exchange>>>,
+    /// Payload length of every protected response (before any outer Block2 cut).
+    responses: Arc<Mutex<Vec<usize>>>,
 }
 
 impl<L: SecurityLayer> SecurityLayer for Recording<L> {
@@ -341,11 +329,13 @@ impl<L: SecurityLayer> SecurityLayer for Recording<L> {
     ) -> Result<(Message, PeerIdentity, Self::Context), Message> {
         let outer_block =
             request.options.contains(option::BLOCK1) || request.options.contains(option::BLOCK2);
+        let outer_len = request.payload.len();
         let accepted = self.inner.unprotect(peer, request)?;
         let inner = &accepted.0;
         self.log.lock().unwrap().push(Exchange {
             path: inner.path().unwrap_or_default(),
             outer_block,
+            outer_len,
             inner_block1: inner.block1().map(|b| b.num),
             inner_block2: inner.block2().map(|b| b.num),
         });
@@ -358,7 +348,13 @@ impl<L: SecurityLayer> SecurityLayer for Recording<L> {
         response: Message,
         context: &mut Self::Context,
     ) -> Result<Message, Message> {
-        self.inner.protect(peer, response, context)
+        let protected = self.inner.protect(peer, response, context)?;
+        self.responses.lock().unwrap().push(protected.payload.len());
+        Ok(protected)
+    }
+
+    fn outer_blockwise(&self) -> Option<OuterBlockwise> {
+        self.inner.outer_blockwise()
     }
 }
 
@@ -387,6 +383,8 @@ pub(crate) struct OurServer {
     pub(crate) seen: Seen,
     /// Every OSCORE request the layer accepted (block-wise: one per block).
     pub(crate) exchanges: Arc<Mutex<Vec<Exchange>>>,
+    /// Payload length of every protected response the layer produced.
+    pub(crate) responses: Arc<Mutex<Vec<usize>>>,
     handle: ServerHandle,
     task: JoinHandle<ace_coap::Result<()>>,
 }
@@ -397,6 +395,22 @@ impl OurServer {
     }
 
     pub(crate) async fn start_with(contexts: &[Plugtest], config: Config) -> Self {
+        Self::start_with_policy(
+            contexts,
+            config,
+            Some(OuterBlockwise::new(
+                ace_oscore::coap::DEFAULT_MAX_UNFRAGMENTED_SIZE,
+            )),
+        )
+        .await
+    }
+
+    /// As [`OurServer::start_with`], with the layer's outer block-wise policy.
+    pub(crate) async fn start_with_policy(
+        contexts: &[Plugtest],
+        config: Config,
+        policy: Option<OuterBlockwise>,
+    ) -> Self {
         let seen: Seen = Arc::new(Mutex::new(Vec::new()));
         let big = big_body();
         let record = |seen: &Seen, req: &ace_coap::Request| {
@@ -445,9 +459,11 @@ impl OurServer {
             set.insert(c.context());
         }
         let exchanges = Arc::new(Mutex::new(Vec::new()));
+        let responses = Arc::new(Mutex::new(Vec::new()));
         let layer = Recording {
-            inner: OscoreLayer::new(set, SharedStore::default()),
+            inner: OscoreLayer::new(set, SharedStore::default()).with_outer_blockwise(policy),
             log: exchanges.clone(),
+            responses: responses.clone(),
         };
         let server =
             Server::bind_with_security("127.0.0.1:0".parse().unwrap(), config, router, layer)
@@ -460,6 +476,7 @@ impl OurServer {
             addr,
             seen,
             exchanges,
+            responses,
             handle,
             task,
         }
