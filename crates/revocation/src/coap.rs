@@ -14,12 +14,14 @@
 //! id (e.g. a DTLS PSK identity); plain CoAP ([`PeerIdentity::Anonymous`]) is answered 4.01.
 //! [`TrlEndpoint::with_peer_mapper`] replaces that mapping.
 //!
-//! Notifications: `ace-coap` notifies per path, so when the engine emits
-//! [`TrlEffect::Notify`] every observer of the TRL endpoint gets a notification, built by
-//! re-running its own request (with its own identity and query). Observers whose pertaining
-//! part did not change receive an unchanged representation (a full set equal to the last
-//! one, or the same diff entries and cursor), which their [`crate::TrlClient`] processes as
-//! "no change".
+//! Notifications go only to the observers whose pertaining part changed (RFC 9770
+//! "Notification of Revoked Access Tokens"; digest C.4 item 5). `ace-coap` notifies per
+//! path: `ServerHandle::notify(path)` re-runs every observer's registration request with
+//! `Request::is_notification` set. While a [`TrlEffect::Notify`] is being delivered the
+//! endpoint keeps its `peers` as "due"; a re-run for any other requester is answered
+//! [`Handled::Unchanged`], so `ace-coap` sends nothing to that observer (no unchanged
+//! representation, no new Observe number). Two deliveries that overlap in time may notify
+//! each other's peers (an unchanged representation, harmless to a [`crate::TrlClient`]).
 //!
 //! Durability: every effect goes to the [`TrlStore`] before the response leaves or a
 //! notification is triggered. When the store fails the request is answered 5.00 and no
@@ -45,6 +47,7 @@
 //! ```
 
 use std::borrow::ToOwned;
+use std::collections::BTreeMap;
 use std::string::String;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::vec::Vec;
@@ -99,6 +102,14 @@ struct Inner<S> {
     server: Option<ServerHandle>,
     /// A `Notify` effect is waiting for a server handle or a runtime.
     pending_notify: bool,
+    /// Requesters of the waiting `Notify` effects.
+    pending_peers: Vec<PeerId>,
+    /// A whole-endpoint [`TrlEndpoint::notify`] is waiting.
+    pending_all: bool,
+    /// Requesters whose notification is being delivered (count of deliveries).
+    due: BTreeMap<PeerId, usize>,
+    /// Deliveries to every observer in progress ([`TrlEndpoint::notify`]).
+    due_all: usize,
 }
 
 /// The TRL endpoint shell: the engine and its store behind a mutex, shared by the CoAP
@@ -140,6 +151,10 @@ impl<S: TrlStore + Send + 'static> TrlEndpoint<S> {
                 store,
                 server: None,
                 pending_notify: false,
+                pending_peers: Vec::new(),
+                pending_all: false,
+                due: BTreeMap::new(),
+                due_all: 0,
             })),
             clock,
             mapper: Arc::new(default_peer_id),
@@ -167,11 +182,18 @@ impl<S: TrlStore + Send + 'static> TrlEndpoint<S> {
     /// The observable resource (Content-Format 262 in its link).
     pub fn resource(&self) -> FnResource<impl FnMut(&Request) -> Handled + Send + 'static> {
         let this = self.clone();
-        FnResource::new(move |req: &Request| Handled::Response(this.handle(req)))
-            .methods(&ALL_METHODS)
-            .observable()
-            .ct(content_format::ACE_TRL_CBOR)
-            .title("ACE token revocation list")
+        FnResource::new(move |req: &Request| {
+            if req.is_notification() && !this.is_due(req) {
+                // Nothing pertaining to this observer changed: no notification.
+                Handled::Unchanged
+            } else {
+                Handled::Response(this.handle(req))
+            }
+        })
+        .methods(&ALL_METHODS)
+        .observable()
+        .ct(content_format::ACE_TRL_CBOR)
+        .title("ACE token revocation list")
     }
 
     /// Mounts [`TrlEndpoint::resource`] at [`TrlEndpoint::path`].
@@ -186,11 +208,22 @@ impl<S: TrlStore + Send + 'static> TrlEndpoint<S> {
         let pending = {
             let mut g = self.lock();
             g.server = Some(server);
-            core::mem::take(&mut g.pending_notify)
+            g.pending_notify
         };
         if pending {
             self.spawn_notify();
         }
+    }
+
+    /// Whether the observer behind a notification re-run is due (its requester's part
+    /// changed, or every observer is being notified).
+    fn is_due(&self, req: &Request) -> bool {
+        let g = self.lock();
+        if g.due_all > 0 {
+            return true;
+        }
+        // An observer that lost its authentication gets its (final) 4.01 now.
+        (self.mapper)(&req.identity).is_none_or(|p| g.due.contains_key(&p))
     }
 
     /// Runs `f` on the engine (read-only: changes must go through this endpoint so that
@@ -234,9 +267,10 @@ impl<S: TrlStore + Send + 'static> TrlEndpoint<S> {
         if stored.is_err() {
             return Message::new(Code::INTERNAL_SERVER_ERROR);
         }
-        if has_notify(&outcome.effects) {
+        let peers = notify_peers(&outcome.effects);
+        if !peers.is_empty() {
             // The sweep in handle_request removed expired hashes: tell the other observers.
-            self.request_notify();
+            self.request_notify(peers);
         }
         to_message(&outcome.response)
     }
@@ -277,14 +311,14 @@ impl<S: TrlStore + Send + 'static> TrlEndpoint<S> {
         target: &RevokeTarget,
         reason: &str,
     ) -> Result<RevokeStatus> {
-        let (status, notify) = {
+        let (status, peers) = {
             let mut g = self.lock();
             let (status, effects) = g.engine.revoke(now, target, reason)?;
             g.store.apply(&effects)?;
-            (status, has_notify(&effects))
+            (status, notify_peers(&effects))
         };
-        if notify {
-            self.notify().await;
+        if !peers.is_empty() {
+            self.notify_peers(peers).await;
         }
         Ok(status)
     }
@@ -294,60 +328,124 @@ impl<S: TrlStore + Send + 'static> TrlEndpoint<S> {
     /// # Errors
     /// [`crate::Error::Store`] (then nothing is notified).
     pub async fn expire(&self, now: UnixTime) -> Result<()> {
-        let notify = {
+        let peers = {
             let mut g = self.lock();
             let effects = g.engine.expire(now);
             g.store.apply(&effects)?;
-            has_notify(&effects)
+            notify_peers(&effects)
         };
-        if notify {
-            self.notify().await;
+        if !peers.is_empty() {
+            self.notify_peers(peers).await;
         }
         Ok(())
     }
 
-    /// Sends the notifications now; returns how many observers were notified (0 without an
-    /// attached server; the `Notify` is then kept for [`TrlEndpoint::attach`]).
+    /// Sends a notification to every observer of the endpoint now (each gets its current
+    /// representation, changed or not); returns how many observations `ace-coap` re-ran
+    /// (0 without an attached server; the notification is then kept for
+    /// [`TrlEndpoint::attach`]).
     pub async fn notify(&self) -> usize {
         let server = {
             let mut g = self.lock();
             if g.server.is_none() {
                 g.pending_notify = true;
+                g.pending_all = true;
+                return 0;
             }
+            g.due_all = g.due_all.saturating_add(1);
             g.server.clone()
         };
-        match server {
+        let n = match server {
             // A stopped server has no observers left to tell.
             Some(s) => s.notify(&self.path).await.unwrap_or(0),
             None => 0,
+        };
+        let mut g = self.lock();
+        g.due_all = g.due_all.saturating_sub(1);
+        n
+    }
+
+    /// Notifies the observations of `peers` (those whose pertaining part changed); the
+    /// others are skipped. Returns how many notifications `ace-coap` sent (skipped
+    /// observations not counted); 0 without an attached server (then kept for
+    /// [`TrlEndpoint::attach`]).
+    pub async fn notify_peers(&self, peers: Vec<PeerId>) -> usize {
+        let server = {
+            let mut g = self.lock();
+            let Some(server) = g.server.clone() else {
+                g.pending_notify = true;
+                g.pending_peers.extend(peers);
+                return 0;
+            };
+            for p in &peers {
+                *g.due.entry(p.clone()).or_default() += 1;
+            }
+            server
+        };
+        // A stopped server has no observers left to tell.
+        let n = server.notify(&self.path).await.unwrap_or(0);
+        let mut g = self.lock();
+        for p in &peers {
+            if let Some(c) = g.due.get_mut(p) {
+                *c = c.saturating_sub(1);
+                if *c == 0 {
+                    g.due.remove(p);
+                }
+            }
         }
+        n
     }
 
     /// From synchronous code (the request handler): notify on the runtime, or keep the
     /// `Notify` pending when there is no server or runtime yet.
-    fn request_notify(&self) {
+    fn request_notify(&self, peers: Vec<PeerId>) {
+        {
+            let mut g = self.lock();
+            g.pending_notify = true;
+            g.pending_peers.extend(peers);
+        }
         let ready = self.lock().server.is_some() && tokio::runtime::Handle::try_current().is_ok();
         if ready {
             self.spawn_notify();
-        } else {
-            self.lock().pending_notify = true;
         }
     }
 
+    /// Delivers the pending notifications on the runtime (they stay pending without one).
     fn spawn_notify(&self) {
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let (all, peers) = {
+                let mut g = self.lock();
+                if g.server.is_none() || !core::mem::take(&mut g.pending_notify) {
+                    return;
+                }
+                let all = core::mem::take(&mut g.pending_all);
+                (all, core::mem::take(&mut g.pending_peers))
+            };
             let this = self.clone();
-            drop(rt.spawn(async move { this.notify().await }));
-        } else {
-            self.lock().pending_notify = true;
+            drop(rt.spawn(async move {
+                if all {
+                    this.notify().await
+                } else {
+                    this.notify_peers(peers).await
+                }
+            }));
         }
     }
 }
 
-fn has_notify(effects: &[TrlEffect]) -> bool {
-    effects
+/// The requesters of the `Notify` effects (deduplicated).
+fn notify_peers(effects: &[TrlEffect]) -> Vec<PeerId> {
+    let mut peers: Vec<PeerId> = effects
         .iter()
-        .any(|e| matches!(e, TrlEffect::Notify { peers } if !peers.is_empty()))
+        .filter_map(|e| match e {
+            TrlEffect::Notify { peers } => Some(peers.iter().cloned()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    peers.sort();
+    peers.dedup();
+    peers
 }
 
 /// The CoAP message of a TRL response: code, Content-Format (262 or 257) and payload.

@@ -439,6 +439,21 @@ impl TrlEngine {
         self.trl.iter()
     }
 
+    /// The record of the token `target` names, if the AS still knows it (revoked or not;
+    /// expired tokens are forgotten at the next sweep). The administration shell uses it to
+    /// log the `cti` and hash of what it revokes.
+    #[must_use]
+    pub fn record(&self, target: &RevokeTarget) -> Option<&TokenRecord> {
+        let hash = match target {
+            RevokeTarget::Cti(c) => self.by_cti.get(c).cloned(),
+            RevokeTarget::Token(t) => {
+                Some(TokenHash::from_cbor_access_token(self.config.hash_alg, t))
+            }
+            RevokeTarget::Hash(h) => Some(h.clone()),
+        }?;
+        self.tokens.get(&hash).map(|e| &e.record)
+    }
+
     /// `last_index` of a requester's collection (`None` while empty or unregistered).
     #[must_use]
     pub fn last_index(&self, peer: &[u8]) -> Option<u64> {

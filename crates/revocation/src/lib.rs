@@ -85,5 +85,5 @@ pub use error::{Error, Result};
 pub use hash::{HashAlg, TokenHash};
 pub use msg::{DiffEntry, ProblemDetails, QueryValue, RegistrationInfo, TrlPayload, TrlQuery};
 #[cfg(feature = "sqlite")]
-pub use sqlite::SqliteTrlStore;
+pub use sqlite::{QueueResult, QueuedRevocation, SqliteTrlStore};
 pub use store::{MemoryTrlStore, TrlStore};

@@ -38,6 +38,18 @@ impl PurgeHandle {
             .contains(binding)
     }
 
+    /// The bindings purged but not yet removed from the wrapped store (what a shell
+    /// persists, to purge them again after a restart).
+    #[must_use]
+    pub fn pending(&self) -> Vec<PopBinding> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .cloned()
+            .collect()
+    }
+
     fn take(&self) -> BTreeSet<PopBinding> {
         core::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
     }
@@ -50,21 +62,31 @@ impl PurgeHandle {
     }
 }
 
-/// An [`AcceptedTokenStore`] whose tokens can be purged from outside the engine.
+/// An [`AcceptedTokenStore`] whose tokens can be purged from outside the engine, over an
+/// in-memory store by default or any other (e.g. `ace-store`'s SQLite one). A purged
+/// binding is hidden at once and removed from `S` at the store's next write.
 #[derive(Debug, Default)]
-pub struct PurgingTokenStore {
-    inner: MemoryAcceptedTokens,
+pub struct PurgingTokenStore<S = MemoryAcceptedTokens> {
+    inner: S,
     purged: PurgeHandle,
 }
 
 impl PurgingTokenStore {
-    /// An empty store and the handle that purges from it.
+    /// An empty in-memory store and the handle that purges from it.
     #[must_use]
     pub fn new() -> (Self, PurgeHandle) {
+        Self::wrap(MemoryAcceptedTokens::new())
+    }
+}
+
+impl<S: AcceptedTokenStore> PurgingTokenStore<S> {
+    /// Wraps `inner`; returns the store and the handle that purges from it.
+    #[must_use]
+    pub fn wrap(inner: S) -> (Self, PurgeHandle) {
         let purged = PurgeHandle::default();
         (
             Self {
-                inner: MemoryAcceptedTokens::new(),
+                inner,
                 purged: purged.clone(),
             },
             purged,
@@ -78,7 +100,7 @@ impl PurgingTokenStore {
     }
 }
 
-impl AcceptedTokenStore for PurgingTokenStore {
+impl<S: AcceptedTokenStore> AcceptedTokenStore for PurgingTokenStore<S> {
     fn get(&self, binding: &PopBinding) -> Option<&AcceptedToken> {
         if self.purged.is_purged(binding) {
             return None;
@@ -137,6 +159,39 @@ impl RevokedTokenGuard {
             bindings: BTreeMap::new(),
             revoked: BTreeSet::new(),
         }
+    }
+
+    /// A guard restored from persisted state (see [`RevokedTokenGuard::bindings`] and
+    /// [`RevokedTokenGuard::revoked`]).
+    #[must_use]
+    pub fn restore(
+        alg: HashAlg,
+        handle: PurgeHandle,
+        bindings: impl IntoIterator<Item = (TokenHash, PopBinding)>,
+        revoked: impl IntoIterator<Item = TokenHash>,
+    ) -> Self {
+        Self {
+            alg,
+            handle,
+            bindings: bindings.into_iter().collect(),
+            revoked: revoked.into_iter().collect(),
+        }
+    }
+
+    /// The hash → binding associations of stored tokens.
+    pub fn bindings(&self) -> impl Iterator<Item = (&TokenHash, &PopBinding)> {
+        self.bindings.iter()
+    }
+
+    /// The retained revoked hashes.
+    pub fn revoked(&self) -> impl Iterator<Item = &TokenHash> {
+        self.revoked.iter()
+    }
+
+    /// The purge handle.
+    #[must_use]
+    pub fn handle(&self) -> &PurgeHandle {
+        &self.handle
     }
 
     /// Hashes `token_info` (an authz-info payload carrying the tagged CWT) and refuses it if

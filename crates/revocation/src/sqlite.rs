@@ -3,6 +3,12 @@
 //! Each [`crate::TrlStore::apply`] call is one transaction in WAL mode with `synchronous=FULL`, so
 //! after it returns a kill -9 loses nothing; `next_seq` is stored per requester so a cursor
 //! value is never reused after a restart.
+//!
+//! The same file may be opened by several connections and processes (WAL; each connection
+//! waits up to 5 s for a lock). Besides the TRL state it holds the administration queue
+//! (`trl_admin_queue`): `ace as revoke` puts a revocation there while the AS runs, the AS
+//! applies it through its own engine (the only writer of the TRL state) and writes back a
+//! [`QueueResult`].
 
 use std::format;
 use std::path::Path;
@@ -11,7 +17,9 @@ use std::vec::Vec;
 
 use rusqlite::{Connection, params};
 
-use crate::engine::{PeerId, Role, SeriesItem, TokenRecord, TrlEffect, TrlSnapshot};
+use crate::engine::{
+    PeerId, RevokeStatus, RevokeTarget, Role, SeriesItem, TokenRecord, TrlEffect, TrlSnapshot,
+};
 use crate::error::{Error, Result};
 use crate::hash::TokenHash;
 use crate::msg::DiffEntry;
@@ -33,7 +41,55 @@ CREATE TABLE IF NOT EXISTS trl_requesters (
 CREATE TABLE IF NOT EXISTS trl_items (
   peer BLOB NOT NULL, seq INTEGER NOT NULL, removed BLOB NOT NULL, added BLOB NOT NULL,
   PRIMARY KEY (peer, seq));
+CREATE TABLE IF NOT EXISTS trl_admin_queue (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, value BLOB NOT NULL,
+  reason TEXT NOT NULL, result TEXT);
+CREATE INDEX IF NOT EXISTS trl_admin_pending ON trl_admin_queue (id) WHERE result IS NULL;
 ";
+
+/// A revocation an administrator queued for the running AS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedRevocation {
+    /// Queue entry id (for [`SqliteTrlStore::complete_revocation`]).
+    pub id: u64,
+    /// What to revoke ([`RevokeTarget::Cti`] or [`RevokeTarget::Hash`]).
+    pub target: RevokeTarget,
+    /// The reason to log.
+    pub reason: String,
+}
+
+/// What the AS did with a queued revocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueResult {
+    /// The engine's answer.
+    Done(RevokeStatus),
+    /// [`Error::UnknownToken`].
+    UnknownToken,
+    /// Another failure (its message).
+    Failed(String),
+}
+
+impl QueueResult {
+    fn encode(&self) -> String {
+        match self {
+            Self::Done(RevokeStatus::Revoked) => "revoked".into(),
+            Self::Done(RevokeStatus::AlreadyRevoked) => "already-revoked".into(),
+            Self::Done(RevokeStatus::Expired) => "expired".into(),
+            Self::UnknownToken => "unknown-token".into(),
+            Self::Failed(m) => format!("failed:{m}"),
+        }
+    }
+
+    fn decode(text: &str) -> Self {
+        match text {
+            "revoked" => Self::Done(RevokeStatus::Revoked),
+            "already-revoked" => Self::Done(RevokeStatus::AlreadyRevoked),
+            "expired" => Self::Done(RevokeStatus::Expired),
+            "unknown-token" => Self::UnknownToken,
+            other => Self::Failed(other.strip_prefix("failed:").unwrap_or(other).into()),
+        }
+    }
+}
 
 /// SQLite-backed [`crate::TrlStore`].
 #[derive(Debug)]
@@ -119,6 +175,101 @@ impl SqliteTrlStore {
             ));
         }
         Ok(out)
+    }
+}
+
+/// Administration queue (see the module docs).
+impl SqliteTrlStore {
+    /// Queues a revocation for the running AS; returns the entry id. Only `cti` and hash
+    /// targets are queued: the token itself is never written (hash a token first).
+    ///
+    /// # Errors
+    /// [`Error::InvalidPayload`] for a [`RevokeTarget::Token`]; [`Error::Store`].
+    pub fn enqueue_revocation(&self, target: &RevokeTarget, reason: &str) -> Result<u64> {
+        let (kind, value) = match target {
+            RevokeTarget::Cti(c) => ("cti", c.as_slice()),
+            RevokeTarget::Hash(h) => ("hash", h.as_bytes()),
+            RevokeTarget::Token(_) => {
+                return Err(Error::InvalidPayload("queue the token hash, not the token"));
+            }
+        };
+        self.conn
+            .execute(
+                "INSERT INTO trl_admin_queue (kind, value, reason) VALUES (?1, ?2, ?3)",
+                params![kind, value, reason],
+            )
+            .map_err(|e| db(&e))?;
+        u64::try_from(self.conn.last_insert_rowid())
+            .map_err(|_| Error::Store("negative queue id".into()))
+    }
+
+    /// The queued revocations without a result, oldest first.
+    ///
+    /// # Errors
+    /// [`Error::Store`] (also for an entry of unknown kind).
+    pub fn pending_revocations(&self) -> Result<Vec<QueuedRevocation>> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT id, kind, value, reason FROM trl_admin_queue WHERE result IS NULL ORDER BY id",
+            )
+            .map_err(|e| db(&e))?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })
+            .map_err(|e| db(&e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, kind, value, reason) = row.map_err(|e| db(&e))?;
+            let target = match kind.as_str() {
+                "cti" => RevokeTarget::Cti(value),
+                "hash" => RevokeTarget::Hash(TokenHash::from_raw(value)),
+                other => return Err(Error::Store(format!("unknown queue entry kind {other}"))),
+            };
+            out.push(QueuedRevocation {
+                id: u64::try_from(id).map_err(|_| Error::Store("negative queue id".into()))?,
+                target,
+                reason,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Records what the AS did with queue entry `id`.
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn complete_revocation(&self, id: u64, result: &QueueResult) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE trl_admin_queue SET result = ?2 WHERE id = ?1",
+                params![i64_of(id)?, result.encode()],
+            )
+            .map_err(|e| db(&e))?;
+        Ok(())
+    }
+
+    /// The result of queue entry `id` (`None` while pending or unknown).
+    ///
+    /// # Errors
+    /// [`Error::Store`].
+    pub fn revocation_result(&self, id: u64) -> Result<Option<QueueResult>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT result FROM trl_admin_queue WHERE id = ?1")
+            .map_err(|e| db(&e))?;
+        let mut rows = st.query(params![i64_of(id)?]).map_err(|e| db(&e))?;
+        let text: Option<String> = match rows.next().map_err(|e| db(&e))? {
+            Some(r) => r.get(0).map_err(|e| db(&e))?,
+            None => None,
+        };
+        Ok(text.as_deref().map(QueueResult::decode))
     }
 }
 
@@ -293,5 +444,57 @@ impl crate::store::TrlStore for SqliteTrlStore {
             ));
         }
         Ok(snap)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec;
+
+    #[test]
+    fn admin_queue_round_trip_and_refuses_tokens() {
+        let s = SqliteTrlStore::open_in_memory().unwrap();
+        assert_eq!(s.pending_revocations().unwrap(), Vec::new());
+        let h = TokenHash::compute(crate::HashAlg::Sha256, b"t");
+        let a = s
+            .enqueue_revocation(&RevokeTarget::Cti(vec![1, 2]), "lost")
+            .unwrap();
+        let b = s
+            .enqueue_revocation(&RevokeTarget::Hash(h.clone()), "stolen")
+            .unwrap();
+        assert_eq!(
+            s.enqueue_revocation(&RevokeTarget::Token(b"tok".to_vec()), "x"),
+            Err(Error::InvalidPayload("queue the token hash, not the token"))
+        );
+        let p = s.pending_revocations().unwrap();
+        assert_eq!(
+            p,
+            vec![
+                QueuedRevocation {
+                    id: a,
+                    target: RevokeTarget::Cti(vec![1, 2]),
+                    reason: "lost".into()
+                },
+                QueuedRevocation {
+                    id: b,
+                    target: RevokeTarget::Hash(h),
+                    reason: "stolen".into()
+                },
+            ]
+        );
+        assert_eq!(s.revocation_result(a).unwrap(), None);
+        for r in [
+            QueueResult::Done(RevokeStatus::Revoked),
+            QueueResult::Done(RevokeStatus::AlreadyRevoked),
+            QueueResult::Done(RevokeStatus::Expired),
+            QueueResult::UnknownToken,
+            QueueResult::Failed("disk: full".into()),
+        ] {
+            s.complete_revocation(a, &r).unwrap();
+            assert_eq!(s.revocation_result(a).unwrap(), Some(r));
+        }
+        assert_eq!(s.pending_revocations().unwrap().len(), 1);
+        assert_eq!(s.revocation_result(999).unwrap(), None);
     }
 }

@@ -23,6 +23,16 @@ pub trait TrlStore {
     fn load(&self) -> Result<TrlSnapshot>;
 }
 
+impl<T: TrlStore + ?Sized> TrlStore for alloc::boxed::Box<T> {
+    fn apply(&mut self, effects: &[TrlEffect]) -> Result<()> {
+        (**self).apply(effects)
+    }
+
+    fn load(&self) -> Result<TrlSnapshot> {
+        (**self).load()
+    }
+}
+
 /// In-memory [`TrlStore`] (tests, single-process deployments without persistence).
 #[derive(Debug, Clone, Default)]
 pub struct MemoryTrlStore {

@@ -224,18 +224,55 @@ async fn full_diff_observe_over_coap() {
     assert_eq!(p.diff_set.unwrap()[0].added, vec![h(2)]);
     assert_eq!(p.cursor, Some(Some(1)));
 
-    // A token of rs2 changes nothing rs1 can see: its notification (ace-coap notifies per
-    // path) carries an unchanged representation.
+    // A token of rs2 changes nothing rs1 can see: rs1's observations get no notification
+    // at all (C.4 item 5: not even an unchanged representation), the administrator's does.
+    let admin = device(&as_.auth, Some(b"admin")).await;
+    let mut obs_admin = timeout(WAIT, admin.observe(as_.addr, &path))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        content(&next(&mut obs_admin).await).full_set.unwrap().len(),
+        2
+    );
+    let re_run = as_
+        .trl
+        .notify_peers(vec![b"nobody-observing".to_vec()])
+        .await;
+    assert_eq!(re_run, 0, "no observer was due: ace-coap sent nothing");
     as_.trl
         .revoke(now, &RevokeTarget::Cti(vec![3]), "other rs")
         .await
         .unwrap();
+    let p = content(&next(&mut obs_admin).await);
+    assert_eq!(p.full_set.unwrap().len(), 3);
+    for obs in [&mut obs_full, &mut obs_diff] {
+        assert!(
+            timeout(Duration::from_millis(300), obs.next())
+                .await
+                .is_err(),
+            "no notification for rs1"
+        );
+    }
+    assert_eq!(follower.view().len(), 2);
+    assert_eq!(as_.trl.with_engine(TrlEngine::trl_len), 3);
+    // Revoking again changes nothing (no notification); a whole-endpoint notify still
+    // reaches every observer, rs1 with its unchanged view.
+    let again = as_
+        .trl
+        .revoke(now, &RevokeTarget::Cti(vec![2]), "again")
+        .await
+        .unwrap();
+    assert_eq!(again, RevokeStatus::AlreadyRevoked);
+    assert_eq!(
+        as_.trl.notify().await,
+        3,
+        "a whole-endpoint notify reaches everyone"
+    );
     let u = follower
         .process(&full, &next(&mut obs_full).await.payload)
         .unwrap();
-    assert!(u.revoked.is_empty() && u.expired.is_empty());
-    assert_eq!(follower.view().len(), 2);
-    assert_eq!(as_.trl.with_engine(TrlEngine::trl_len), 3);
+    assert!(u.revoked.is_empty(), "unchanged for rs1");
     timeout(WAIT, obs_full.cancel()).await.unwrap().unwrap();
 }
 

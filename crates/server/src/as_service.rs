@@ -12,6 +12,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::identity::{IdentityMap, default_identity_map};
 use crate::sink::{EffectSink, LogEffects};
+use crate::trl::{AsTrl, Revocation};
 
 const ACE_CBOR: u16 = ContentFormat::ACE_CBOR.0;
 
@@ -29,6 +30,7 @@ pub struct AsService {
     clock: Arc<dyn Clock>,
     sink: Arc<dyn EffectSink>,
     identity: IdentityMap,
+    trl: Option<AsTrl>,
 }
 
 impl core::fmt::Debug for AsService {
@@ -78,7 +80,76 @@ impl AsService {
             clock: Arc::new(SystemClock),
             sink: Arc::new(LogEffects),
             identity: default_identity_map(),
+            trl: None,
         }
+    }
+
+    /// Hosts the RFC 9770 TRL: every token issued from now on is recorded in `trl` (before
+    /// the response leaves), [`AsService::mount`] mounts its observable endpoint, and
+    /// [`AsService::revoke`] revokes through it.
+    #[must_use]
+    pub fn with_trl(mut self, trl: AsTrl) -> Self {
+        self.trl = Some(trl);
+        self
+    }
+
+    /// The TRL endpoint, if any.
+    #[must_use]
+    pub fn trl(&self) -> Option<&AsTrl> {
+        self.trl.as_ref()
+    }
+
+    /// Tells the TRL where to send Observe notifications (the server its endpoint is
+    /// mounted on). Without a TRL, nothing happens.
+    pub fn attach(&self, server: ace_coap::ServerHandle) {
+        if let Some(t) = &self.trl {
+            t.attach(server);
+        }
+    }
+
+    /// Runs `f` on the engine under the lock (inspection, administration).
+    ///
+    /// # Errors
+    /// [`Error::Poisoned`].
+    pub fn with_engine<T>(&self, f: impl FnOnce(&mut AsEngine) -> T) -> Result<T> {
+        let mut inner = self.inner.lock().map_err(|_| Error::Poisoned)?;
+        Ok(f(&mut inner.engine))
+    }
+
+    /// Revokes a token (RFC 9770 "Update of the TRL"): adds its hash to the TRL (persisted,
+    /// then the observers it pertains to are notified), and marks it revoked in the AS's
+    /// token store so that introspection answers `active: false`. The reason is logged with
+    /// the `cti` and hash, never with the token.
+    ///
+    /// # Errors
+    /// [`Error::Trl`] with [`revocation::Error::UnknownToken`] when the AS has no record of
+    /// the token (never issued here, or expired and forgotten) or without a TRL
+    /// ([`revocation::Error::InvalidConfig`]); persistence failures.
+    pub async fn revoke(
+        &self,
+        target: &revocation::RevokeTarget,
+        reason: &str,
+    ) -> Result<Revocation> {
+        let trl = self
+            .trl
+            .as_ref()
+            .ok_or(revocation::Error::InvalidConfig("this AS hosts no TRL"))?;
+        let now = self.clock.now();
+        let (cti, hash) = trl
+            .with_engine(|e| e.record(target).map(|r| (r.cti.clone(), r.hash.clone())))
+            .ok_or(revocation::Error::UnknownToken)?;
+        let status = trl.revoke(now, target, reason).await?;
+        if status == revocation::RevokeStatus::Revoked
+            && let Some(c) = &cti
+        {
+            let mut inner = self.inner.lock().map_err(|_| Error::Poisoned)?;
+            if let Some(effect) = inner.engine.revoke(c) {
+                self.sink.as_effects(core::slice::from_ref(&effect))?;
+            }
+        }
+        let r = Revocation { status, cti, hash };
+        crate::trl::log_revocation(&r, reason);
+        Ok(r)
     }
 
     /// Uses `clock` for `now`.
@@ -117,6 +188,15 @@ impl AsService {
         // Persist before the response leaves (the lock is still held, so no later
         // request can observe a state that is not yet durable).
         self.sink.as_effects(&out.effects)?;
+        // The TRL records who each token pertains to (client, audience) before the client
+        // can hold it, so that a revocation right after issue reaches the right observers.
+        if let Some(trl) = &self.trl {
+            for e in &out.effects {
+                if let ace_core::AsEffect::TokenIssued(t) = e {
+                    trl.token_issued(crate::trl::record(trl, t))?;
+                }
+            }
+        }
         Ok(out.response)
     }
 
@@ -173,7 +253,8 @@ impl AsService {
         Ok(())
     }
 
-    /// Runs [`AsService::expire`] every `period` until the returned future is dropped.
+    /// Runs [`AsService::expire`] (and the TRL's expiry sweep) every `period` until the
+    /// returned future is dropped.
     pub async fn maintain(self, period: std::time::Duration) {
         let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -181,6 +262,12 @@ impl AsService {
             tick.tick().await;
             if let Err(e) = self.expire() {
                 tracing::error!(error = %e, "AS expiry failed");
+            }
+            // Expired revoked tokens leave the TRL (an update, notified, RFC 9770 §4.1).
+            if let Some(t) = &self.trl
+                && let Err(e) = t.expire(self.clock.now()).await
+            {
+                tracing::error!(error = %e, "TRL expiry failed");
             }
         }
     }
@@ -216,11 +303,16 @@ impl AsService {
         }
     }
 
-    /// Mounts `/token` and `/introspect` (POST) on `router` (RFC 9200 §8.2 default paths).
+    /// Mounts `/token` and `/introspect` (POST) on `router` (RFC 9200 §8.2 default paths),
+    /// and the TRL endpoint at its `trl_path` when there is a TRL ([`AsService::with_trl`]).
     #[must_use]
     pub fn mount(&self, router: Router) -> Router {
         let token = self.clone();
         let introspect = self.clone();
+        let router = match &self.trl {
+            Some(t) => t.mount(router),
+            None => router,
+        };
         router
             .mount(
                 "/token",

@@ -36,6 +36,11 @@ pub enum Error {
     /// An effect could not be persisted; the response was not sent.
     #[error("persisting effects failed: {0}")]
     Persist(#[from] crate::sink::PersistError),
+    /// The TRL (RFC 9770) refused or failed: [`revocation::Error::UnknownToken`] for a
+    /// revocation of a token the AS does not know, [`revocation::Error::Store`] when its state
+    /// could not be persisted (nothing was answered or notified).
+    #[error("TRL: {0}")]
+    Trl(#[from] revocation::Error),
     /// The engine lock was poisoned by a panic in another handler.
     #[error("engine lock poisoned")]
     Poisoned,

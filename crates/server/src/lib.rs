@@ -34,6 +34,12 @@
 //!   `OscoreProfile` at `/authz-info` and installs the derived contexts into the server's
 //!   [`SharedOscoreLayer`](ace_oscore::coap::SharedOscoreLayer); see [`oscore_rs`].
 //!
+//! * The RFC 9770 Token Revocation List ([`trl`]): with [`AsService::with_trl`] every issued
+//!   token is recorded, the TRL endpoint (`/revoke/trl`, observable) is mounted next to
+//!   `/token`, and [`AsService::revoke`] revokes (notifying the observers). The RS side
+//!   ([`rs_trl`]): [`RsService::with_trl`] refuses revoked tokens at `/authz-info`, and
+//!   [`rs_trl::follow_trl`] observes the AS's TRL over OSCORE and purges what it names.
+//!
 //! It does not: run DTLS, or parse configuration files (that is `ace-cli`).
 
 #![forbid(unsafe_code)]
@@ -56,16 +62,22 @@ mod identity;
 pub mod local;
 pub mod oscore_rs;
 mod rs_service;
+pub mod rs_trl;
 mod sink;
 mod store_sink;
 mod transport;
+pub mod trl;
 
 pub use as_service::AsService;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, Result};
 pub use identity::{IdentityMap, default_identity_map};
 pub use oscore_rs::RsOscore;
+/// The RFC 9770 crate the AS's TRL is built on (for callers that construct registrations,
+/// targets and device-side clients).
+pub use revocation;
 pub use rs_service::{Protected, RsService};
 pub use sink::{EffectSink, LogEffects, PersistError};
 pub use store_sink::StoreSink;
 pub use transport::{SecurityMode, bind_coap, check_insecure_allowed};
+pub use trl::{AsTrl, AsTrlStore, Revocation};

@@ -30,6 +30,17 @@ pub struct RsService {
     sink: Arc<dyn EffectSink>,
     identity: IdentityMap,
     oscore: Option<Arc<RsOscore>>,
+    trl: Option<Arc<crate::rs_trl::RsTrl>>,
+}
+
+/// What the TRL guard says about an `/authz-info` payload.
+enum Upload {
+    /// No guard, or the payload does not parse (the engine answers it).
+    Unchecked,
+    /// Not revoked: record this hash with the effects.
+    Hash(revocation::TokenHash),
+    /// A retained revoked hash (RFC 9770: MUST NOT accept) → 4.01.
+    Revoked,
 }
 
 impl core::fmt::Debug for RsService {
@@ -52,7 +63,43 @@ impl RsService {
             sink: Arc::new(LogEffects),
             identity: default_identity_map(),
             oscore: None,
+            trl: None,
         }
+    }
+
+    /// Refuses tokens whose hash the RS retains as revoked (RFC 9770) at `/authz-info`,
+    /// and records the hash ↔ binding of every accepted token, so that [`crate::rs_trl`]'s
+    /// follower can purge it. The engine's token store must be the
+    /// [`revocation::rs::PurgingTokenStore`] whose handle `trl` holds.
+    #[must_use]
+    pub fn with_trl(mut self, trl: Arc<crate::rs_trl::RsTrl>) -> Self {
+        self.trl = Some(trl);
+        self
+    }
+
+    fn check_upload(&self, content_format: Option<u16>, payload: &[u8]) -> Upload {
+        let Some(trl) = &self.trl else {
+            return Upload::Unchecked;
+        };
+        let Ok(req) =
+            ace_core::AuthzInfoRequest::decode(content_format.map(ContentFormat), payload)
+        else {
+            return Upload::Unchecked;
+        };
+        match trl.check_upload(req.access_token()) {
+            Ok(h) => Upload::Hash(h),
+            Err(revocation::rs::GuardRefusal::Revoked) => {
+                tracing::info!("revoked token refused at authz-info (RFC 9770)");
+                Upload::Revoked
+            }
+        }
+    }
+
+    fn record_upload(&self, upload: &Upload, effects: &[ace_core::RsEffect]) -> Result<()> {
+        if let (Some(trl), Upload::Hash(h)) = (&self.trl, upload) {
+            trl.record(h, effects)?;
+        }
+        Ok(())
     }
 
     /// Runs the OSCORE profile of ACE (RFC 9203, see [`RsOscore`]): `/authz-info` derives
@@ -114,6 +161,10 @@ impl RsService {
     /// # Errors
     /// Engine or persistence failures (refusals are [`RsResponse::Refused`]).
     pub fn authz_info(&self, content_format: Option<u16>, payload: &[u8]) -> Result<RsResponse> {
+        let upload = self.check_upload(content_format, payload);
+        if matches!(upload, Upload::Revoked) {
+            return Ok(RsResponse::Refused(ace_core::CoapCode::UNAUTHORIZED));
+        }
         let now = self.clock.now();
         let mut inner = self.inner.lock().map_err(|_| Error::Poisoned)?;
         let out =
@@ -121,6 +172,7 @@ impl RsService {
                 .engine
                 .handle_authz_info(now, content_format.map(ContentFormat), payload)?;
         self.sink.rs_effects(&out.effects)?;
+        self.record_upload(&upload, &out.effects)?;
         Ok(out.response)
     }
 
@@ -171,13 +223,20 @@ impl RsService {
         let Some(o) = &self.oscore else {
             return Err(Error::Tls("the OSCORE profile is not enabled".into()));
         };
+        let upload = self.check_upload(content_format, payload);
+        if matches!(upload, Upload::Revoked) {
+            return Ok(crate::oscore_rs::AuthzInfoAnswer {
+                code: ace_core::CoapCode::UNAUTHORIZED,
+                payload: Vec::new(),
+            });
+        }
         let channel = self.channel_of(peer);
         let now = self.clock.now();
         let mut inner = self.inner.lock().map_err(|_| Error::Poisoned)?;
         let Inner { engine, rng } = &mut *inner;
         let sink = |effects: &[ace_core::RsEffect]| -> Result<()> {
             self.sink.rs_effects(effects)?;
-            Ok(())
+            self.record_upload(&upload, effects)
         };
         o.authz_info(
             engine,
