@@ -66,11 +66,18 @@ impl Session {
     /// Interval 0 (MQ-T7: no continuation) and the assigned Client Identifier.
     #[must_use]
     pub fn connack(&self, session_present: bool) -> ConnAckPacket {
+        self.connack_with_expiry(session_present, 0)
+    }
+
+    /// As [`Session::connack`] with the Session Expiry Interval the broker grants (RFC 9431
+    /// §2.2.4.1: session continuation; MQ-035, MQ-036).
+    #[must_use]
+    pub fn connack_with_expiry(&self, session_present: bool, session_expiry: u32) -> ConnAckPacket {
         if self.protocol_version() == protocol_level::V311 {
             return ConnAckPacket::new_v311(session_present, ReasonCode::Success);
         }
         let mut c = ConnAckPacket::new(session_present, ReasonCode::Success)
-            .with_session_expiry_interval(0);
+            .with_session_expiry_interval(session_expiry);
         if self.assigned_client_id {
             c = c.with_assigned_client_id(self.client_id.clone());
         }
@@ -417,7 +424,7 @@ impl ConnectionAuth {
                 (t.to_vec(), Vec::new())
             }
         };
-        let checked = config.check_token(&token, now)?;
+        let checked = config.check_token_in(store, &token, now)?;
         if proof.is_empty() {
             let nonce = new_nonce(rng);
             self.state = State::Challenge {
@@ -454,7 +461,7 @@ impl ConnectionAuth {
             .and_then(|b| URL_SAFE_NO_PAD.decode(b.as_bytes()).ok())
             .filter(|t| !t.is_empty())
             .ok_or(Error::BadUsername)?;
-        let checked = config.check_token(&token, now)?;
+        let checked = config.check_token_in(store, &token, now)?;
         let alg = pop::verify(
             &checked.key,
             &self.exporter,
@@ -553,7 +560,7 @@ impl ConnectionAuth {
                 match (auth.reason_code, reauth) {
                     (ReasonCode::ReAuthenticate, None) => {
                         let started = if has_token {
-                            self.start_reauth(config, &auth, now)
+                            self.start_reauth(config, store, &auth, now)
                         } else {
                             Err(Error::ReauthNotAllowed)
                         };
@@ -624,6 +631,7 @@ impl ConnectionAuth {
     fn start_reauth(
         &self,
         config: &AuthConfig,
+        store: &TokenStore,
         auth: &AuthPacket,
         now: UnixTime,
     ) -> Result<(Vec<u8>, CheckedToken)> {
@@ -636,7 +644,7 @@ impl ConnectionAuth {
         if !proof.is_empty() {
             return Err(Error::ReauthNotAllowed);
         }
-        let checked = config.check_token(token, now)?;
+        let checked = config.check_token_in(store, token, now)?;
         Ok((token.to_vec(), checked))
     }
 }

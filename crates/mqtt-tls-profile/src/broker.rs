@@ -8,8 +8,11 @@
 //! Interval), MQ-121/MQ-T16), keep-alive, topic aliases from the client, session takeover
 //! (0x8E), Will on abnormal ends (also after token expiry, MQ-122), a bounded queue per client
 //! (overflow → DISCONNECT 0x97), token expiry (DISCONNECT 0x87) and graceful shutdown (0x8B).
-//! Not yet: session continuation (MQ-T7; so no retransmission of in-flight messages),
-//! shared subscriptions (SUBACK 0x9E), Will Delay.
+//! Session continuation when `max_session_expiry` > 0 (MQ-036: subscriptions and QoS 1/2
+//! state kept per Client Identifier, re-authorized with the new token, unacknowledged
+//! PUBLISHes resent with DUP); token introspection at the AS ([`crate::introspect`]) when
+//! `introspection` is set; at most `max_connections` connections.
+//! Not yet: shared subscriptions (SUBACK 0x9E), Will Delay, sessions across restarts.
 //! The shell owns the clock ([`BrokerConfig::clock`]) and the RNG.
 //!
 //! Sockets use `TCP_NODELAY` (no Nagle wait before a CONNACK or an ack); outbound packets are
@@ -25,10 +28,10 @@ use std::time::Duration;
 use ace_token::UnixTime;
 use mqtt5_protocol::packet::connack::ConnAckPacket;
 use mqtt5_protocol::packet::publish::PublishPacket;
-use mqtt5_protocol::{Packet, Properties, QoS};
+use mqtt5_protocol::{Packet, Properties, QoS, ReasonCode};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, ReadHalf, WriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
@@ -37,6 +40,7 @@ use crate::auth::{ConnectionAuth, Outcome, Session, Step, disconnect_for};
 use crate::authz::{self, Denial, PublishCheck};
 use crate::consts::{EXPORTER_CONTEXT, EXPORTER_LABEL, EXPORTER_LEN, protocol_level, reason};
 use crate::error::Error;
+use crate::introspect::{IntrospectionConfig, introspect, presented_token};
 use crate::token::{AuthConfig, Grant, TokenStore};
 use crate::wire;
 
@@ -59,13 +63,25 @@ pub struct BrokerConfig {
     pub topic_alias_max: u16,
     /// Time allowed from TCP accept to CONNACK.
     pub connect_timeout: Duration,
+    /// Connections served at once; a TCP connection over the limit is closed at accept.
+    pub max_connections: usize,
+    /// Token introspection at the AS (reference tokens, or all tokens); `None`: local
+    /// validation only.
+    pub introspection: Option<IntrospectionConfig>,
+    /// Longest Session Expiry Interval granted, seconds (RFC 9431 §2.2.4.1: session
+    /// continuation MAY be supported, and Brokers SHOULD limit misuse). 0 (default): no
+    /// continuation; CONNACK says Session Expiry Interval 0 (MQ-T7). A v3.1.1 Clean Session 0
+    /// gets this value.
+    pub max_session_expiry: u32,
+    /// Most sessions kept for disconnected clients; over it, the one ending first is dropped.
+    pub max_sessions: usize,
     /// The clock (seconds since the epoch) for token expiry.
     pub clock: Arc<dyn Fn() -> UnixTime + Send + Sync>,
 }
 
 impl BrokerConfig {
     /// Defaults: 256 KiB packets, 1000 queued messages, 32 in flight, 16 topic aliases,
-    /// 10 s to connect, the system clock.
+    /// 10 s to connect, 1024 connections, the system clock.
     #[must_use]
     pub fn new(auth: AuthConfig, tls: Arc<rustls::ServerConfig>) -> Self {
         Self {
@@ -76,6 +92,10 @@ impl BrokerConfig {
             max_inflight: 32,
             topic_alias_max: 16,
             connect_timeout: Duration::from_secs(10),
+            max_connections: 1024,
+            introspection: None,
+            max_session_expiry: 0,
+            max_sessions: 10_000,
             clock: Arc::new(UnixTime::now),
         }
     }
@@ -105,6 +125,8 @@ struct ClientEntry {
     tx: mpsc::Sender<Msg>,
     kick: Arc<Kick>,
     subs: Vec<(String, u8)>,
+    /// The connection asked to continue the session (Clean Start 0).
+    continues: bool,
 }
 
 #[derive(Default)]
@@ -120,10 +142,50 @@ impl Kick {
     }
 }
 
+/// The MQTT session state of a disconnected client (RFC 9431 §5: subscriptions, QoS 1/2
+/// messages not completely acknowledged or pending, and when the session ends). The token is
+/// not part of it: every connection proves possession again.
+#[derive(Default)]
+struct StoredSession {
+    subs: Vec<(String, u8)>,
+    /// Outbound QoS 1/2 PUBLISHes sent and not acknowledged (resent with DUP), by packet id.
+    unacked: Vec<(u16, Msg)>,
+    /// Outbound QoS 2 ids whose PUBREL was sent (PUBREL resent).
+    released: Vec<u16>,
+    /// Messages not yet sent (queued, or routed while disconnected; QoS 1/2 only).
+    pending: VecDeque<Msg>,
+    /// Inbound QoS 2 ids received and not yet released.
+    inbound_qos2: HashSet<u16>,
+    /// The session ends then (`None` while a connection uses it).
+    ends_at: Option<Instant>,
+}
+
 #[derive(Default)]
 struct Hub {
     clients: HashMap<String, ClientEntry>,
     retained: BTreeMap<String, Retained>,
+    sessions: HashMap<String, StoredSession>,
+}
+
+impl Hub {
+    /// Drops ended sessions, then the one ending first while over `max`.
+    fn purge_sessions(&mut self, now: Instant, max: usize) {
+        self.sessions
+            .retain(|_, s| s.ends_at.is_none_or(|e| now < e));
+        while self.sessions.len() > max {
+            let first = self
+                .sessions
+                .iter()
+                .min_by_key(|(_, s)| s.ends_at)
+                .map(|(k, _)| k.clone());
+            match first {
+                Some(k) => {
+                    self.sessions.remove(&k);
+                }
+                None => break,
+            }
+        }
+    }
 }
 
 struct Shared {
@@ -138,8 +200,79 @@ impl Shared {
         (self.config.clock)()
     }
 
+    /// Before the auth engine sees `packet`: introspects its token at the AS if it needs it
+    /// and has no cached result, and caches the answer (see [`crate::introspect`]).
+    /// `Err` when the AS could not answer (transport, timeout, HTTP error).
+    async fn introspect_if_needed(&self, packet: &Packet) -> Result<(), Error> {
+        let Some(ic) = &self.config.introspection else {
+            return Ok(());
+        };
+        let now = self.now();
+        let token = {
+            let Ok(store) = self.store.lock() else {
+                return Ok(());
+            };
+            let Some(t) = presented_token(packet, &store, now) else {
+                return Ok(());
+            };
+            if store.introspected(&t, now).is_some() {
+                return Ok(());
+            }
+            t
+        };
+        if !ic.all_tokens {
+            // Only tokens that are not a CWT or JWT (reference tokens).
+            match self.config.auth.check_token(&token, now) {
+                Err(Error::Token(
+                    ace_token::Error::Malformed(_) | ace_token::Error::TrailingBytes,
+                )) => {}
+                _ => return Ok(()),
+            }
+        }
+        match introspect(ic, &token).await {
+            Ok(claims) => {
+                let now = self.now();
+                tracing::debug!(active = claims.is_some(), "introspected a token");
+                if let Ok(mut store) = self.store.lock() {
+                    let until = now.saturating_add(ic.max_age.as_secs());
+                    store.put_introspected(token, claims, until, now);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "token introspection failed");
+                Err(e)
+            }
+        }
+    }
+
     fn route(&self, msg: &Msg) {
-        let Ok(hub) = self.hub.lock() else { return };
+        let Ok(mut hub) = self.hub.lock() else { return };
+        if !hub.sessions.is_empty() {
+            // Disconnected sessions queue QoS 1/2 messages (bounded; QoS 0 is dropped).
+            let max = self.config.queue_len;
+            let now = Instant::now();
+            for s in hub.sessions.values_mut() {
+                if s.ends_at.is_some_and(|e| now >= e) {
+                    continue;
+                }
+                let qos = s
+                    .subs
+                    .iter()
+                    .filter(|(f, _)| aif::mqtt::topic_matches(f, &msg.topic))
+                    .map(|(_, q)| *q)
+                    .max();
+                if let Some(q) = qos
+                    && msg.qos.min(q) > 0
+                    && s.pending.len() < max
+                {
+                    let mut m = msg.clone();
+                    m.qos = m.qos.min(q);
+                    m.retain = false;
+                    s.pending.push_back(m);
+                }
+            }
+        }
         for entry in hub.clients.values() {
             let qos = entry
                 .subs
@@ -264,14 +397,31 @@ impl Broker {
         let acceptor = TlsAcceptor::from(self.shared.config.tls.clone());
         let mut stop = self.shutdown.subscribe();
         let mut tasks = tokio::task::JoinSet::new();
+        let permits = Arc::new(Semaphore::new(self.shared.config.max_connections.max(1)));
         loop {
             tokio::select! {
                 r = self.listener.accept() => {
-                    let Ok((tcp, _)) = r else { continue };
+                    // Reap finished connection tasks (the set stays bounded).
+                    while tasks.try_join_next().is_some() {}
+                    let tcp = match r {
+                        Ok((tcp, _)) => tcp,
+                        Err(e) => {
+                            // E.g. out of file descriptors: back off instead of spinning.
+                            tracing::warn!(error = %e, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    let Ok(permit) = permits.clone().try_acquire_owned() else {
+                        tracing::debug!("connection limit reached: closing a new connection");
+                        drop(tcp);
+                        continue;
+                    };
                     let shared = self.shared.clone();
                     let acceptor = acceptor.clone();
                     let stop = self.shutdown.subscribe();
                     tasks.spawn(async move {
+                        let _permit = permit;
                         let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
                         if let Err(e) = connection(shared, acceptor, tcp, id, stop).await {
                             tracing::debug!(conn = id, error = %e, "connection ended");
@@ -288,6 +438,23 @@ impl Broker {
         tasks.abort_all();
         Ok(())
     }
+}
+
+/// The Session Expiry Interval granted to `session`: what a v5 CONNECT asks for (a v3.1.1
+/// Clean Session 0: `max`), capped at `max`.
+fn granted_session_expiry(session: &Session, max: u32) -> u32 {
+    if max == 0 {
+        return 0;
+    }
+    if session.protocol_version() == protocol_level::V311 {
+        return if session.connect.clean_start { 0 } else { max };
+    }
+    session
+        .connect
+        .properties
+        .get_session_expiry_interval()
+        .unwrap_or(0)
+        .min(max)
 }
 
 /// Outbound bytes collected from the delivery queue before one TLS write.
@@ -362,6 +529,11 @@ struct Conn {
     next_pid: u16,
     /// Outbound QoS 1/2 messages not yet completed, by packet id.
     inflight: HashMap<u16, Outbound>,
+    /// With a session kept after the connection: the messages of `inflight` entries still
+    /// awaiting PUBACK / PUBREC (for retransmission on resume).
+    unacked: HashMap<u16, Msg>,
+    /// The granted Session Expiry Interval (0: the session ends with the connection).
+    session_expiry: u32,
     /// Outbound window: min(our `max_inflight`, the client's Receive Maximum).
     send_window: usize,
     pending: VecDeque<Msg>,
@@ -426,6 +598,25 @@ async fn connection(
             Ok(Err(e)) => return Err(e),
             Ok(Ok(Some(p))) => p,
         };
+        // Bounded by the connect deadline (and the endpoint's own timeouts). An AS that cannot
+        // answer refuses the CONNECT with 0x88 Server unavailable (RFC 9431 §2.4.1: "0x87 or
+        // any other applicable reason code").
+        let asked = timeout(
+            deadline.saturating_duration_since(Instant::now()),
+            shared.introspect_if_needed(&packet),
+        )
+        .await
+        .unwrap_or(Err(Error::Timeout("token introspection")));
+        if let (Err(error), Packet::Connect(c)) = (asked, &packet) {
+            let reply = if c.protocol_version == protocol_level::V5 {
+                ConnAckPacket::new(false, ReasonCode::ServerUnavailable)
+            } else {
+                ConnAckPacket::new_v311(false, ReasonCode::ServerUnavailable)
+            };
+            let _ = send(&mut w, &Packet::ConnAck(reply)).await;
+            let _ = w.shutdown().await;
+            return Err(error);
+        }
         let now = shared.now();
         let step = {
             let Ok(mut store) = shared.store.lock() else {
@@ -453,26 +644,65 @@ async fn connection(
     let version = session.protocol_version();
     tracing::debug!(conn = conn_id, token = ?session.grant.token_id, "connected");
 
+    // Session continuation (RFC 9431 §2.2.4.1, MQ-036): the Session Expiry Interval we grant.
+    let session_expiry = granted_session_expiry(&session, shared.config.max_session_expiry);
+    let clean = session.connect.clean_start;
     // Register; take over an existing connection with the same Client Identifier (MQ-037).
     let (tx, mut rx) = mpsc::channel(shared.config.queue_len.max(1));
     let kick = Arc::new(Kick::default());
-    {
+    let resumed = {
         let Ok(mut hub) = shared.hub.lock() else {
             return Ok(());
         };
-        if let Some(old) = hub.clients.insert(
+        hub.purge_sessions(Instant::now(), shared.config.max_sessions);
+        let stored = hub.sessions.remove(&session.client_id);
+        let old = hub.clients.insert(
             session.client_id.clone(),
             ClientEntry {
                 conn_id,
                 tx,
                 kick: kick.clone(),
                 subs: Vec::new(),
+                continues: !clean,
             },
-        ) {
+        );
+        let taken_subs = old.map(|old| {
             old.kick.kick(reason::SESSION_TAKEN_OVER);
-        }
-    }
-    let mut connack: ConnAckPacket = session.connack(false);
+            old.subs
+        });
+        // Clean Start 1 discards the session; 0 resumes it if there is one (a live
+        // connection's subscriptions count; its in-flight messages are not carried over).
+        let resumed = match (clean, stored, taken_subs) {
+            (true, _, _) => None,
+            (false, Some(s), _) => Some(s),
+            (false, None, Some(subs)) if shared.config.max_session_expiry > 0 => {
+                Some(StoredSession {
+                    subs,
+                    ..StoredSession::default()
+                })
+            }
+            (false, None, _) => None,
+        };
+        resumed.map(|s| {
+            // Re-authorize the session state with this connection's token (MQ-036, R15):
+            // subscriptions and pending messages outside the new scope are dropped.
+            let now = shared.now();
+            let grant = &session.grant;
+            let mut s = s;
+            s.subs
+                .retain(|(f, _)| authz::check_subscribe(grant, f, now).is_ok());
+            s.pending
+                .retain(|m| authz::check_delivery(grant, &m.topic, now).is_ok());
+            s.unacked
+                .retain(|(_, m)| authz::check_delivery(grant, &m.topic, now).is_ok());
+            if let Some(c) = hub.clients.get_mut(&session.client_id) {
+                c.subs = s.subs.clone();
+            }
+            s
+        })
+    };
+    let session_present = resumed.is_some();
+    let mut connack: ConnAckPacket = session.connack_with_expiry(session_present, session_expiry);
     if version == protocol_level::V5 {
         connack = connack
             .with_receive_maximum(shared.config.max_inflight)
@@ -508,11 +738,23 @@ async fn connection(
         aliases: HashMap::new(),
         next_pid: 0,
         inflight: HashMap::new(),
+        unacked: HashMap::new(),
+        session_expiry,
         send_window,
         pending: VecDeque::new(),
         inbound_qos2: HashSet::new(),
         out: Vec::new(),
     };
+    if let Some(s) = resumed {
+        // Retransmit (DUP) what was not acknowledged, then send what is pending.
+        if conn.resume(s).and_then(|()| conn.refill_now()).is_err() {
+            let _ = conn.flush_out().await;
+            return Ok(());
+        }
+        if conn.flush_out().await.is_err() {
+            return Ok(());
+        }
+    }
     let ka = (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
     let mut last_rx = Instant::now();
     let end = loop {
@@ -590,13 +832,36 @@ async fn connection(
     };
     let _ = conn.flush_out().await;
     let _ = conn.w.shutdown().await;
-    if let Ok(mut hub) = shared.hub.lock()
-        && hub
-            .clients
-            .get(&conn.session.client_id)
-            .is_some_and(|c| c.conn_id == conn_id)
-    {
-        hub.clients.remove(&conn.session.client_id);
+    if let Ok(mut hub) = shared.hub.lock() {
+        let id = conn.session.client_id.clone();
+        let ours = hub.clients.get(&id).is_some_and(|c| c.conn_id == conn_id);
+        if ours {
+            if let Some(entry) = hub.clients.remove(&id)
+                && conn.session_expiry > 0
+            {
+                // Keep the session for Session Expiry Interval seconds (MQ-036).
+                let stored = conn.take_session(entry.subs, &mut rx, shared.config.queue_len);
+                hub.sessions.insert(id, stored);
+                hub.purge_sessions(Instant::now(), shared.config.max_sessions);
+            }
+        } else if conn.session_expiry > 0
+            && let Some(next) = hub.clients.get(&id)
+            && next.continues
+        {
+            // Taken over by a newer connection of this client: it continues the session, so
+            // what this one had not delivered goes to it (checked again at its delivery).
+            let stored = conn.take_session(Vec::new(), &mut rx, shared.config.queue_len);
+            let rest = stored
+                .unacked
+                .into_iter()
+                .map(|(_, m)| m)
+                .chain(stored.pending);
+            for m in rest {
+                if next.tx.try_send(m).is_err() {
+                    break;
+                }
+            }
+        }
     }
     if matches!(end, End::WithWill)
         && let Some(will) = conn.session.connect.will.clone()
@@ -618,6 +883,39 @@ async fn connection(
 }
 
 impl Conn {
+    /// The session state to keep after this connection (MQ-036): subscriptions, the
+    /// unacknowledged and pending QoS 1/2 messages (with those still queued in `rx`), the
+    /// inbound QoS 2 ids; it ends `session_expiry` seconds from now.
+    fn take_session(
+        &mut self,
+        subs: Vec<(String, u8)>,
+        rx: &mut mpsc::Receiver<Msg>,
+        queue_len: usize,
+    ) -> StoredSession {
+        let mut pending = std::mem::take(&mut self.pending);
+        while let Ok(m) = rx.try_recv() {
+            if m.qos > 0 && pending.len() < queue_len {
+                pending.push_back(m);
+            }
+        }
+        let mut unacked: Vec<(u16, Msg)> = self.unacked.drain().collect();
+        unacked.sort_by_key(|(pid, _)| *pid);
+        let released = self
+            .inflight
+            .iter()
+            .filter(|(_, s)| **s == Outbound::Released)
+            .map(|(pid, _)| *pid)
+            .collect();
+        StoredSession {
+            subs,
+            unacked,
+            released,
+            pending,
+            inbound_qos2: std::mem::take(&mut self.inbound_qos2),
+            ends_at: Some(Instant::now() + Duration::from_secs(u64::from(self.session_expiry))),
+        }
+    }
+
     /// Writes the buffered packets (one TLS write).
     async fn flush_out(&mut self) -> std::io::Result<()> {
         if self.out.is_empty() {
@@ -673,6 +971,12 @@ impl Conn {
 
     /// Buffers an outbound PUBLISH (written by the caller's [`Conn::flush_out`]).
     fn write_publish(&mut self, m: Msg) -> Result<(), Error> {
+        self.write_publish_as(m, None)
+    }
+
+    /// Buffers an outbound PUBLISH; `resend` = the packet id of a retransmission (DUP = 1).
+    fn write_publish_as(&mut self, m: Msg, resend: Option<u16>) -> Result<(), Error> {
+        let kept = (self.session_expiry > 0 && m.qos > 0).then(|| m.clone());
         let qos = match m.qos {
             0 => QoS::AtMostOnce,
             1 => QoS::AtLeastOnce,
@@ -687,7 +991,14 @@ impl Conn {
         };
         p.retain = m.retain;
         if m.qos > 0 {
-            let pid = self.pid();
+            p.dup = resend.is_some();
+            let pid = match resend {
+                Some(pid) => pid,
+                None => self.pid(),
+            };
+            if let Some(k) = kept {
+                self.unacked.insert(pid, k);
+            }
             let state = if m.qos == 1 {
                 Outbound::Qos1
             } else {
@@ -700,7 +1011,32 @@ impl Conn {
     }
 
     /// Sends queued deliveries while the outbound window has room.
+    #[allow(clippy::unused_async)] // keeps the call sites uniform with the other writers
     async fn refill(&mut self) -> Result<(), Error> {
+        self.refill_now()
+    }
+
+    /// Takes over a resumed session (MQ-036): its inbound QoS 2 ids, a retransmission (DUP)
+    /// of every unacknowledged PUBLISH (already re-authorized), PUBREL for released ids, and
+    /// the pending messages (checked again when sent).
+    fn resume(&mut self, s: StoredSession) -> Result<(), Error> {
+        self.inbound_qos2 = s.inbound_qos2;
+        self.pending = s.pending;
+        for (pid, m) in s.unacked {
+            self.write_publish_as(m, Some(pid))?;
+            self.next_pid = self.next_pid.max(pid);
+        }
+        for pid in s.released {
+            self.inflight.insert(pid, Outbound::Released);
+            self.out
+                .extend_from_slice(&ack(0x62, pid, reason::SUCCESS, self.version));
+            self.next_pid = self.next_pid.max(pid);
+        }
+        Ok(())
+    }
+
+    /// [`Conn::refill`] without the `async`.
+    fn refill_now(&mut self) -> Result<(), Error> {
         while self.inflight.len() < self.send_window {
             let Some(m) = self.pending.pop_front() else {
                 break;
@@ -725,6 +1061,14 @@ impl Conn {
         p: Packet,
         rng: &mut ace_crypto::OsRng,
     ) -> Result<Option<End>, Error> {
+        if matches!(p, Packet::Auth(_)) {
+            // An AS that cannot answer: the re-authentication then fails (DISCONNECT 0x87).
+            let _ = timeout(
+                self.shared.config.connect_timeout,
+                self.shared.introspect_if_needed(&p),
+            )
+            .await;
+        }
         let now = self.shared.now();
         let step = {
             let Ok(mut store) = self.shared.store.lock() else {
@@ -761,6 +1105,7 @@ impl Conn {
             Packet::PubAck(a) => {
                 if self.inflight.get(&a.packet_id) == Some(&Outbound::Qos1) {
                     self.inflight.remove(&a.packet_id);
+                    self.unacked.remove(&a.packet_id);
                 }
                 self.refill().await?;
                 Ok(None)
@@ -770,6 +1115,7 @@ impl Conn {
                 let pid = a.packet_id;
                 match self.inflight.get(&pid) {
                     Some(Outbound::Qos2 | Outbound::Released) => {
+                        self.unacked.remove(&pid);
                         if u8::from(a.reason_code) >= 0x80 {
                             self.inflight.remove(&pid);
                             self.refill().await?;
@@ -899,13 +1245,22 @@ impl Conn {
                 self.write(&[0xD0, 0]).await?;
                 Ok(None)
             }
-            Packet::Disconnect(d) => Ok(Some(
-                if u8::from(d.reason_code) == reason::DISCONNECT_WITH_WILL {
-                    End::WithWill
-                } else {
-                    End::Normal
-                },
-            )),
+            Packet::Disconnect(d) => {
+                // MQTT v5 §3.14.2.2.2: DISCONNECT may change a non-zero Session Expiry
+                // Interval (still capped by ours).
+                if self.session_expiry > 0
+                    && let Some(sei) = d.properties.get_session_expiry_interval()
+                {
+                    self.session_expiry = sei.min(self.shared.config.max_session_expiry);
+                }
+                Ok(Some(
+                    if u8::from(d.reason_code) == reason::DISCONNECT_WITH_WILL {
+                        End::WithWill
+                    } else {
+                        End::Normal
+                    },
+                ))
+            }
             _ => {
                 let _ = self
                     .disconnect(&Error::ProtocolError("unexpected packet"))

@@ -58,6 +58,8 @@ pub mod reason {
     pub const NOT_AUTHORIZED: u8 = 0x87;
     /// Server shutting down (DISCONNECT).
     pub const SERVER_SHUTTING_DOWN: u8 = 0x8B;
+    /// Server unavailable (MQTT v5 §3.2.2.2): the AS could not be asked (introspection).
+    pub const SERVER_UNAVAILABLE: u8 = 0x88;
     /// Bad authentication method (CONNACK; RFC 9431 §2.2.4.2, MQ-032).
     pub const BAD_AUTHENTICATION_METHOD: u8 = 0x8C;
     /// Keep alive timeout (DISCONNECT).

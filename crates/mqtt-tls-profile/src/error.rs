@@ -97,6 +97,28 @@ pub enum Error {
     /// The token store is full (MQ-024 quota).
     #[error("token store quota exceeded")]
     StoreFull,
+    /// The AS says the token is not active (introspection, RFC 9200 §5.9.2).
+    #[error("token not active at the AS")]
+    TokenInactive,
+    /// Network, TLS or HTTP failure towards the AS or the broker (message only; never token
+    /// bytes).
+    #[error("transport: {0}")]
+    Transport(String),
+    /// An operation did not complete in time.
+    #[error("timed out: {0}")]
+    Timeout(&'static str),
+    /// The AS refused a token or introspection request (HTTP status and OAuth `error`).
+    #[error("AS refused the request: HTTP {status} {error}")]
+    AsRefused {
+        /// HTTP status.
+        status: u16,
+        /// The RFC 6749 §5.2 `error` name, or empty.
+        error: String,
+    },
+    /// The broker refused (client side): the CONNACK, SUBACK, PUBACK/PUBREC, AUTH or
+    /// DISCONNECT reason code.
+    #[error("broker refused with reason code 0x{0:02X}")]
+    Refused(u8),
 }
 
 impl Error {
@@ -112,6 +134,8 @@ impl Error {
             Self::BadAuthenticationMethod => reason::BAD_AUTHENTICATION_METHOD,
             Self::PayloadNotToken => reason::PAYLOAD_FORMAT_INVALID,
             Self::StoreFull => reason::QUOTA_EXCEEDED,
+            Self::Transport(_) | Self::Timeout(_) => reason::SERVER_UNAVAILABLE,
+            Self::Refused(code) => *code,
             Self::MalformedAuthData(_)
             | Self::BadUsername
             | Self::NoToken
@@ -129,6 +153,8 @@ impl Error {
             | Self::WillNotAuthorized
             | Self::ReauthNotAllowed
             | Self::SessionExpired
+            | Self::TokenInactive
+            | Self::AsRefused { .. }
             | Self::NotAuthorized => reason::NOT_AUTHORIZED,
         }
     }
@@ -184,6 +210,18 @@ mod tests {
             (Error::NotAuthorized, 0x87, 0x05),
             (Error::PayloadNotToken, 0x99, 0x05),
             (Error::StoreFull, 0x97, 0x05),
+            (Error::TokenInactive, 0x87, 0x05),
+            (Error::Transport("x".into()), 0x88, 0x05),
+            (Error::Timeout("x"), 0x88, 0x05),
+            (
+                Error::AsRefused {
+                    status: 400,
+                    error: "invalid_scope".into(),
+                },
+                0x87,
+                0x05,
+            ),
+            (Error::Refused(0x8B), 0x8B, 0x05),
         ];
         for (e, v5, v311) in cases {
             assert_eq!(e.reason_code(), v5, "{e}");

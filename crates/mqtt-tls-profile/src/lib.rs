@@ -11,11 +11,12 @@
 //!
 //! The core (`auth`, `authz`, `token`, `pop`, `wire`, `client`) is sans-IO: no sockets, no
 //! clock (`now` is an argument), randomness passed in. The `broker` feature (default) adds a
-//! tokio + rustls broker ([`broker`]) that computes the exporter and runs a pub/sub core.
+//! tokio + rustls broker (`broker`) that computes the exporter and runs a pub/sub core; the
+//! `client` feature (default) a tokio + rustls client connection (`driver`) with token
+//! sources (`token_source`, HTTPS to the AS via `https`).
 //!
-//! What this crate does not do (yet): see the checklist in the README — notably session
-//! continuation, token introspection, TLS PSK/RPK client authentication, and obtaining tokens
-//! from the AS.
+//! What this crate does not do (yet): see the checklist in the README — notably TLS PSK/RPK
+//! client authentication.
 //!
 //! ```
 //! use mqtt_tls_profile::{client, pop::ClientKey, wire};
@@ -42,6 +43,8 @@
     )
 )]
 
+#[cfg(any(feature = "broker", feature = "client"))]
+pub mod as_profile;
 pub mod auth;
 pub mod authz;
 pub mod client;
@@ -54,6 +57,14 @@ pub mod wire;
 
 #[cfg(feature = "broker")]
 pub mod broker;
+#[cfg(feature = "client")]
+pub mod driver;
+#[cfg(any(feature = "broker", feature = "client"))]
+pub mod https;
+#[cfg(feature = "broker")]
+pub mod introspect;
+#[cfg(feature = "client")]
+pub mod token_source;
 
 pub use auth::{ConnectionAuth, Outcome, Session, Step};
 pub use error::{Error, Result};

@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use ace_token::{
-    AceProfile, CnfKey, KeyResolver, PopKey, PopKeyMaterial, ProtectionKind, RustCrypto, Scope,
-    UnixTime, ValidatedToken, Validator,
+    AceProfile, Claims, CnfKey, KeyResolver, PopKey, PopKeyMaterial, ProtectionKind, RustCrypto,
+    Scope, UnixTime, Validator,
 };
 use aif::MqttAif;
 use base64::Engine as _;
@@ -69,11 +69,12 @@ impl Grant {
     }
 }
 
-/// A token that passed validation, with its PoP key and parsed scope.
+/// A token that passed validation (locally, or by introspection at the AS), with its PoP
+/// key and parsed scope.
 #[derive(Debug, Clone)]
 pub struct CheckedToken {
-    /// The validated token.
-    pub token: ValidatedToken,
+    /// The token's claims (for a reference token: the introspection result's).
+    pub claims: Claims,
     /// The PoP key.
     pub key: PopKey,
     /// The AIF-MQTT scope.
@@ -91,7 +92,7 @@ impl CheckedToken {
             expires_at: self.expires_at,
             pop: method,
             algorithm: Some(alg),
-            token_id: self.token.claims().cti.as_deref().map(hex_lower),
+            token_id: self.claims.cti.as_deref().map(hex_lower),
         }
     }
 
@@ -101,7 +102,7 @@ impl CheckedToken {
         if let Some(kid) = &self.key.kid {
             return Some(kid.clone());
         }
-        if let Some(kid) = self.token.claims().cnf.as_ref().and_then(|c| c.kid.clone()) {
+        if let Some(kid) = self.claims.cnf.as_ref().and_then(|c| c.kid.clone()) {
             return Some(kid);
         }
         match &self.key.material {
@@ -178,7 +179,75 @@ impl AuthConfig {
         } else {
             self.validator.validate(token, now, keys, &RustCrypto)?
         };
-        let claims = vt.claims();
+        let key = vt.pop_key().cloned();
+        let encrypted_token = matches!(
+            vt.protection(),
+            ProtectionKind::Encrypt0 | ProtectionKind::Encrypt0Sign1 | ProtectionKind::Encrypt0Mac0
+        );
+        let expires_at = vt.expires_at(now);
+        self.finish(vt.into_claims(), key, encrypted_token, expires_at)
+    }
+
+    /// As [`AuthConfig::check_token`], but a token the store holds an introspection result
+    /// for (RFC 9200 §5.9; MQ-085, cached until the token's `exp`) is checked with those
+    /// claims instead of being validated locally.
+    ///
+    /// # Errors
+    /// As [`AuthConfig::check_token`]; for an introspected token also the claim checks
+    /// (`aud`, `iss`, `exp`, `nbf`) of the validator's policy.
+    pub fn check_token_in(
+        &self,
+        store: &TokenStore,
+        token: &[u8],
+        now: UnixTime,
+    ) -> Result<CheckedToken> {
+        match store.introspected(token, now) {
+            Some(Introspected {
+                claims: Some(c),
+                first_seen,
+                ..
+            }) => self.check_introspected(c.clone(), *first_seen, now),
+            Some(_) => Err(Error::TokenInactive),
+            None => self.check_token(token, now),
+        }
+    }
+
+    /// Checks the claims an AS returned by introspection: the policy's claim checks, then as
+    /// for a local token. A symmetric `cnf` key came over the authenticated, confidential
+    /// channel to the AS, so it counts as protected (MQ-007).
+    fn check_introspected(
+        &self,
+        claims: Claims,
+        first_seen: UnixTime,
+        now: UnixTime,
+    ) -> Result<CheckedToken> {
+        self.validator.policy().check_claims(&claims, now)?;
+        let key = match claims.cnf.as_ref().and_then(|c| c.key.as_ref()) {
+            Some(CnfKey::CoseKey(k)) => Some(k.clone()),
+            _ => None,
+        };
+        let exp = claims
+            .exp
+            .map(|e| UnixTime(u64::try_from(e.ceil_secs().max(0)).unwrap_or(u64::MAX)));
+        let exi = claims.exi.map(|s| first_seen.saturating_add(s));
+        let expires_at = match (exp, exi) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if expires_at.is_some_and(|e| now >= e) {
+            return Err(Error::Token(ace_token::Error::Expired));
+        }
+        self.finish(claims, key, true, expires_at)
+    }
+
+    /// The checks after the signature/MAC (or introspection): profile, scope, PoP key.
+    fn finish(
+        &self,
+        claims: Claims,
+        key: Option<PopKey>,
+        encrypted_token: bool,
+        expires_at: Option<UnixTime>,
+    ) -> Result<CheckedToken> {
         if let Some(p) = claims.ace_profile
             && p != AceProfile::MQTT_TLS
         {
@@ -194,14 +263,8 @@ impl AuthConfig {
                 MqttAif::from_json(&json)?
             }
         };
-        let key = vt.pop_key().cloned().ok_or(Error::UnsupportedPopKey)?;
+        let key = key.ok_or(Error::UnsupportedPopKey)?;
         if matches!(key.material, PopKeyMaterial::Symmetric(_)) {
-            let encrypted_token = matches!(
-                vt.protection(),
-                ProtectionKind::Encrypt0
-                    | ProtectionKind::Encrypt0Sign1
-                    | ProtectionKind::Encrypt0Mac0
-            );
             let encrypted_cnf = matches!(
                 claims.cnf.as_ref().and_then(|c| c.key.as_ref()),
                 Some(CnfKey::Encrypted(_))
@@ -212,12 +275,11 @@ impl AuthConfig {
         }
         pop::algorithm_for(&key, self.allow_es256_pop)?;
         let skew = self.validator.policy().clock_skew;
-        let expires_at = vt.expires_at(now).map(|e| e.saturating_add(skew));
         Ok(CheckedToken {
-            token: vt,
+            claims,
             key,
             scope,
-            expires_at,
+            expires_at: expires_at.map(|e| e.saturating_add(skew)),
         })
     }
 
@@ -228,7 +290,7 @@ impl AuthConfig {
     /// [`Error::PayloadNotToken`] (0x99) if the payload does not parse to a token; otherwise
     /// the validation error (0x87); [`Error::StoreFull`] over quota.
     pub fn upload(&self, store: &mut TokenStore, payload: &[u8], now: UnixTime) -> Result<()> {
-        let checked = match self.check_token(payload, now) {
+        let checked = match self.check_token_in(store, payload, now) {
             Ok(c) => c,
             Err(Error::Token(ace_token::Error::Malformed(_) | ace_token::Error::TrailingBytes)) => {
                 return Err(Error::PayloadNotToken);
@@ -259,7 +321,19 @@ impl Stored {
 pub struct TokenStore {
     by_key: HashMap<Vec<u8>, Stored>,
     by_client: HashMap<String, Stored>,
+    introspected: HashMap<Vec<u8>, Introspected>,
     max_entries: usize,
+}
+
+/// An introspection result, cached for its token (MQ-073, MQ-085).
+#[derive(Debug, Clone)]
+pub struct Introspected {
+    /// The claims the AS returned, `None` if it said the token is not active.
+    pub claims: Option<Claims>,
+    /// When the broker first saw the token (the base of `exi`).
+    pub first_seen: UnixTime,
+    /// End of the cache entry: the token's `exp` at the latest.
+    pub until: UnixTime,
 }
 
 impl Default for TokenStore {
@@ -275,6 +349,7 @@ impl TokenStore {
         Self {
             by_key: HashMap::new(),
             by_client: HashMap::new(),
+            introspected: HashMap::new(),
             max_entries,
         }
     }
@@ -283,6 +358,7 @@ impl TokenStore {
     pub fn purge(&mut self, now: UnixTime) {
         self.by_key.retain(|_, s| s.live(now));
         self.by_client.retain(|_, s| s.live(now));
+        self.introspected.retain(|_, i| now < i.until);
     }
 
     fn put(map_len: usize, max: usize, exists: bool) -> Result<()> {
@@ -348,6 +424,58 @@ impl TokenStore {
             self.by_client
                 .insert(client_id.to_owned(), Stored { token, expires_at });
         }
+    }
+
+    /// Caches an introspection result for `token` (`None`: not active) until `until`, capped
+    /// at the token's `exp` (a result is never used after the token expired, MQ-085). Over
+    /// quota the entry that ends first is dropped.
+    pub fn put_introspected(
+        &mut self,
+        token: Vec<u8>,
+        claims: Option<Claims>,
+        until: UnixTime,
+        now: UnixTime,
+    ) {
+        self.purge(now);
+        let exp = claims
+            .as_ref()
+            .and_then(|c| c.exp)
+            .map(|e| UnixTime(u64::try_from(e.ceil_secs().max(0)).unwrap_or(u64::MAX)));
+        let until = exp.map_or(until, |e| e.min(until));
+        if now >= until {
+            return;
+        }
+        if !self.introspected.contains_key(&token) && self.introspected.len() >= self.max_entries {
+            let first = self
+                .introspected
+                .iter()
+                .min_by_key(|(_, i)| i.until)
+                .map(|(k, _)| k.clone());
+            if let Some(k) = first {
+                self.introspected.remove(&k);
+            }
+        }
+        let first_seen = self.introspected.get(&token).map_or(now, |i| i.first_seen);
+        self.introspected.insert(
+            token,
+            Introspected {
+                claims,
+                first_seen,
+                until,
+            },
+        );
+    }
+
+    /// The cached introspection result for `token`, if still valid at `now`.
+    #[must_use]
+    pub fn introspected(&self, token: &[u8], now: UnixTime) -> Option<&Introspected> {
+        self.introspected.get(token).filter(|i| now < i.until)
+    }
+
+    /// Number of cached introspection results.
+    #[must_use]
+    pub fn introspected_len(&self) -> usize {
+        self.introspected.len()
     }
 
     /// The token remembered for `client_id` (never an `authz-info` upload), if still valid.

@@ -13,6 +13,7 @@ mod common;
 #[path = "interop/harness.rs"]
 mod harness;
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use common::*;
 
 const STEP: Duration = Duration::from_secs(15);
+const HOW: &str = "run `cargo xtask interop`";
 
 struct Mosq {
     pub_bin: PathBuf,
@@ -30,11 +32,7 @@ struct Mosq {
 
 impl Mosq {
     fn new(broker: &harness::Running, dir: &harness::TempDir) -> Self {
-        let find = |n: &str| {
-            harness::which(n).unwrap_or_else(|| {
-                panic!("{n} not found: install Debian `mosquitto-clients` (cargo xtask interop)")
-            })
-        };
+        let find = |n: &str| ace_interop_peers::on_path(n, "Debian `mosquitto-clients`", HOW);
         Self {
             pub_bin: find("mosquitto_pub"),
             sub_bin: find("mosquitto_sub"),
@@ -43,21 +41,32 @@ impl Mosq {
         }
     }
 
+    fn args(&self, id: &str, args: &[&str]) -> Vec<OsString> {
+        let mut v: Vec<OsString> = ["-h", "127.0.0.1", "-p", &self.port, "--cafile"]
+            .into_iter()
+            .map(OsString::from)
+            .collect();
+        v.push(self.ca.clone().into_os_string());
+        v.extend(["-i", id, "-d"].into_iter().map(OsString::from));
+        v.extend(args.iter().map(OsString::from));
+        v
+    }
+
+    /// A peer started in the background (a live subscriber), which `ace-interop-peers` does
+    /// not offer; the caller bounds its wait and `kill_on_drop` ends it.
     fn command(&self, bin: &Path, id: &str, args: &[&str]) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(bin);
-        cmd.args(["-h", "127.0.0.1", "-p", &self.port, "--cafile"])
-            .arg(&self.ca)
-            .args(["-i", id, "-d"])
-            .args(args);
+        cmd.args(self.args(id, args))
+            .stdin(std::process::Stdio::null());
         cmd
     }
 
     async fn pub_(&self, id: &str, args: &[&str]) -> Run {
-        Run::from(harness::run(self.command(&self.pub_bin, id, args), STEP).await)
+        Run::from(ace_interop_peers::run_peer(&self.pub_bin, &self.args(id, args), STEP).await)
     }
 
     async fn sub(&self, id: &str, args: &[&str]) -> Run {
-        Run::from(harness::run(self.command(&self.sub_bin, id, args), STEP).await)
+        Run::from(ace_interop_peers::run_peer(&self.sub_bin, &self.args(id, args), STEP).await)
     }
 }
 

@@ -17,9 +17,8 @@ use ace_token::testing;
 use common::*;
 use serde_json::Value;
 
-fn python() -> String {
-    std::env::var("ACE_INTEROP_PYTHON")
-        .expect("ACE_INTEROP_PYTHON must name a Python with pyOpenSSL (run `cargo xtask interop`)")
+fn python() -> std::path::PathBuf {
+    ace_interop_peers::python("needs pyOpenSSL: run `cargo xtask interop`")
 }
 
 fn script() -> std::path::PathBuf {
@@ -106,13 +105,14 @@ async fn pyopenssl_exporter_pop_tls13_and_tls12() {
         "badpop-1.2-ed",
         "tls12-no-ems",
     ];
-    let mut cmd = tokio::process::Command::new(&python);
-    cmd.arg(script())
-        .arg("127.0.0.1")
-        .arg(broker.addr.port().to_string())
-        .arg(&dir.0)
-        .args(cases);
-    let out = harness::run(cmd, Duration::from_secs(90)).await;
+    let mut args: Vec<std::ffi::OsString> = vec![
+        script().into_os_string(),
+        "127.0.0.1".into(),
+        broker.addr.port().to_string().into(),
+        dir.0.clone().into_os_string(),
+    ];
+    args.extend(cases.iter().map(std::ffi::OsString::from));
+    let out = ace_interop_peers::run_peer(&python, &args, Duration::from_secs(90)).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

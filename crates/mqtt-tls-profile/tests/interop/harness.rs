@@ -1,10 +1,10 @@
 //! Shared harness for the interop tests: our broker on 127.0.0.1:0 behind an rcgen CA, the
-//! token/key/CA files in a private temp dir, and bounded child processes. Test code only.
+//! token/key/CA files in a private temp dir, our Rust client's login. Finding and running the
+//! peers (bounded child processes) is `ace-interop-peers`'. Test code only.
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -132,33 +132,6 @@ impl Running {
             .unwrap()
             .unwrap();
     }
-}
-
-/// Runs a child process to completion, killed after `limit` (then the test fails).
-pub async fn run(mut cmd: tokio::process::Command, limit: Duration) -> Output {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-    match timeout(limit, child.wait_with_output()).await {
-        Ok(out) => out.unwrap(),
-        Err(_) => panic!("{cmd:?} did not finish within {limit:?}"),
-    }
-}
-
-/// The path of `name` if it is an executable file on `PATH`.
-pub fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| is_executable(p))
-}
-
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt as _;
-    p.metadata()
-        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// A TLS connection of our own Rust client to the broker, trusting only the test CA.
