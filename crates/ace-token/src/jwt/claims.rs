@@ -593,4 +593,21 @@ mod tests {
         let profile = ClaimsBuilder::new().ace_profile(AceProfile(99)).build();
         assert!(matches!(profile.to_json(), Err(Error::Misuse(_))));
     }
+
+    /// Found by the `ace_token_jwt` fuzz target: members of an unknown claim's object (and
+    /// unknown claims themselves) in an order other than the encoder's did not survive
+    /// decode → encode → decode unchanged.
+    #[test]
+    fn member_order_does_not_change_the_decoded_claims() {
+        let input = br#"{"z":1,"":{"b":",","a":{}},"a":[{"y":1,"x":2}]}"#;
+        let c = Claims::from_json(input).unwrap();
+        let json = c.to_json().unwrap();
+        let again = Claims::from_json(&json).unwrap();
+        assert_eq!(again, c);
+        assert_eq!(again.to_json().unwrap(), json);
+        assert_eq!(
+            json,
+            br#"{"":{"a":{},"b":","},"a":[{"x":2,"y":1}],"z":1}"#.to_vec()
+        );
+    }
 }

@@ -102,6 +102,10 @@ impl<'de> Visitor<'de> for JsonVisitor {
             let v = map.next_value::<Json>()?;
             out.push((k, v));
         }
+        // Member order carries no meaning in JSON (RFC 8259 §4); keep members in the order
+        // our encoder writes them (serde_json's sorted map), so that a decoded value equals
+        // the decoding of its re-encoding.
+        out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(Json::Obj(out))
     }
 }
