@@ -229,9 +229,10 @@ mod tests {
         assert_eq!(parse(deep.as_bytes()), Err(DecodeError::InvalidJson));
         assert_eq!(
             parse(b" {\"n\":-1,\"f\":1.5,\"u\":18446744073709551615} "),
+            // Members come back sorted by name.
             Ok(Json::Obj(alloc::vec![
-                ("n".into(), Json::I64(-1)),
                 ("f".into(), Json::F64(1.5)),
+                ("n".into(), Json::I64(-1)),
                 ("u".into(), Json::U64(u64::MAX)),
             ]))
         );
