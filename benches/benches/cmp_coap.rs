@@ -23,6 +23,16 @@
 //! `via_proxy_separate_response` is the same as `via_proxy` against a second proxy with
 //! `piggyback_window = 0` (empty ACK at once, separate CON response): the effect of the
 //! piggyback window in the same run.
+//!
+//! Block size: ace-coap's default SZX 6 (1024-byte blocks, the largest) on loopback, so the
+//! ir (402 B) and the ip (912 B) each travel in one datagram: no block-wise round trips.
+//! Both HTTP legs open one connection per exchange (`Connection: close`, TCP_NODELAY), the
+//! proxy's default; its per-transaction connections (`ProxyConfig::transaction_idle`) do
+//! not apply, since every ir starts a new exchange here.
+//!
+//! Group `cmp_coap_leg` isolates the CoAP leg: `CmpClient` → `CmpServer` with a handler
+//! that answers the ip at once, next to a raw tokio UDP exchange of the same bytes
+//! (`bare`). `via_proxy` ≈ `ir_round_trip/bare` + `cmp_coap_leg/cmp_client_to_handler`.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -217,5 +227,77 @@ fn bench_cmp_coap(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_cmp_coap);
+/// A CMP handler that answers the recorded ip at once (no upstream).
+struct Immediate(Vec<u8>);
+
+impl cmp_coap::CmpHandler for Immediate {
+    async fn handle(&self, _request: CmpRequest) -> cmp_coap::Result<Vec<u8>> {
+        Ok(self.0.clone())
+    }
+}
+
+/// The CoAP leg alone, to show what `via_proxy` adds to `bare`: `cmp_client_to_handler` is
+/// `CmpClient` → `CmpServer` with a handler answering the ip at once (all CMP checks,
+/// ace-coap client driver, deferred handler task, piggybacked response), `bare` a raw
+/// tokio UDP exchange of the same bytes (ir out, ip back) between two sockets of the same
+/// runtime: the floor of any datagram transport here.
+fn bench_coap_leg(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let ir = data("ir.der");
+    let ip = data("ir-rsp.der");
+    let (socket, echo_addr, server_addr) = rt.block_on(async {
+        let echo = tokio::net::UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let echo_addr = echo.local_addr().expect("addr");
+        let answer = ip.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 2048];
+            while let Ok((_, from)) = echo.recv_from(&mut buf).await {
+                let _ = echo.send_to(&answer, from).await;
+            }
+        });
+        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let server = cmp_coap::CmpServer::bind(
+            "127.0.0.1:0".parse().expect("addr"),
+            ace_coap::Config {
+                // room for every request of a run in the dedup cache (see bench_cmp_coap)
+                max_dedup_total: 1 << 20,
+                max_dedup_reply_bytes: 256 << 20,
+                ..ace_coap::Config::default()
+            },
+            cmp_coap::ServerConfig::default(),
+            Immediate(ip.clone()),
+        )
+        .await
+        .expect("server");
+        let server_addr = server.local_addr().expect("addr");
+        tokio::spawn(server.serve());
+        (socket, echo_addr, server_addr)
+    });
+    let mut g = c.benchmark_group("cmp_coap_leg");
+    g.bench_function(ace_benches::BASELINE_ID, |b| {
+        let mut buf = vec![0u8; 2048];
+        b.iter(|| {
+            let n = rt.block_on(async {
+                socket.send_to(&ir, echo_addr).await.expect("send");
+                socket.recv_from(&mut buf).await.expect("recv").0
+            });
+            assert_eq!(n, ip.len());
+        });
+    });
+    let mut direct = Rotating::new(&rt, server_addr);
+    g.bench_function("cmp_client_to_handler", |b| {
+        b.iter_custom(|iters| direct.run(&rt, iters, &ir, ip.len()));
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_cmp_coap, bench_coap_leg);
 criterion_main!(benches);

@@ -226,6 +226,11 @@ const INTEROP_TESTS: &[InteropTest] = &[
         test: "interop_mosquitto",
         features: &[],
     },
+    InteropTest {
+        package: "ace-cli",
+        test: "cmp_proxy_serve",
+        features: &[],
+    },
 ];
 
 /// One interop test target: `cargo test -p <package> --test <test> [--features ..] -- --ignored`.

@@ -59,6 +59,45 @@ pub(crate) struct AsSection {
     /// Audiences the AS issues for.
     #[serde(default)]
     pub(crate) resource_servers: Vec<AsResourceServer>,
+    /// The RFC 9770 Token Revocation List.
+    #[serde(default)]
+    pub(crate) trl: TrlSection,
+}
+
+/// `[as.trl]`: the TRL endpoint the AS always hosts (RFC 9770). Registered devices are the
+/// clients and resource servers with an OSCORE context (`oscore_sender_id`): a client sees
+/// the tokens issued to it, an RS those for its audience, an administrator all of them.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TrlSection {
+    /// url-path of the TRL endpoint (default `/revoke/trl`, RFC 9770 §1.1).
+    #[serde(default = "default_trl_path")]
+    pub(crate) path: String,
+    /// How often the running AS looks for revocations queued by `ace as revoke`, in
+    /// milliseconds (default 200).
+    #[serde(default = "default_trl_poll_ms")]
+    pub(crate) poll_ms: u64,
+    /// OSCORE Sender IDs (of configured clients or resource servers) registered as
+    /// administrators: they read the whole TRL.
+    #[serde(default)]
+    pub(crate) admins: Vec<String>,
+}
+
+impl Default for TrlSection {
+    fn default() -> Self {
+        Self {
+            path: default_trl_path(),
+            poll_ms: default_trl_poll_ms(),
+            admins: Vec::new(),
+        }
+    }
+}
+
+fn default_trl_path() -> String {
+    "/revoke/trl".into()
+}
+fn default_trl_poll_ms() -> u64 {
+    200
 }
 
 /// `[[as.clients]]`.
@@ -94,6 +133,10 @@ pub(crate) struct AsResourceServer {
     /// (AES-CCM-16-64-128, `kid` = the audience), carrying the OSCORE Input
     /// Material in `cnf`.
     pub(crate) token_key: PathBuf,
+    /// The RS's OSCORE Sender ID towards the AS (it observes the TRL over this context).
+    pub(crate) oscore_sender_id: Option<String>,
+    /// Symmetric COSE_Key whose `k` is the OSCORE Master Secret shared with the AS.
+    pub(crate) oscore_secret_file: Option<PathBuf>,
 }
 
 /// `[rs]`.
@@ -112,6 +155,35 @@ pub(crate) struct RsSection {
     /// decrypts the COSE_Encrypt0 tokens with it. OSCORE contexts with clients are derived
     /// from the tokens at `/authz-info` (RFC 9203), not provisioned.
     pub(crate) token_key: PathBuf,
+    /// Follow the AS's Token Revocation List (RFC 9770).
+    pub(crate) trl: Option<RsTrlSection>,
+}
+
+/// `[rs.trl]`: the RS observes the AS's TRL over its own OSCORE context with the AS, purges
+/// the stored tokens it names and refuses them at `/authz-info`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RsTrlSection {
+    /// The AS's CoAP address.
+    pub(crate) as_coap: SocketAddr,
+    /// The RS's OSCORE Sender ID towards the AS (the AS's `[[as.resource_servers]]
+    /// oscore_sender_id` of this audience).
+    pub(crate) oscore_sender_id: String,
+    /// The AS's Sender ID (default "as").
+    #[serde(default = "default_as_id")]
+    pub(crate) as_sender_id: String,
+    /// Symmetric COSE_Key whose `k` is the OSCORE Master Secret shared with the AS.
+    pub(crate) oscore_secret_file: PathBuf,
+    /// url-path of the TRL endpoint (default `/revoke/trl`; RFC 9770 registration gives it).
+    #[serde(default = "default_trl_path")]
+    pub(crate) path: String,
+    /// Poll and renew the observation every this many seconds (default 30).
+    #[serde(default = "default_trl_repoll")]
+    pub(crate) poll_secs: u64,
+}
+
+fn default_trl_repoll() -> u64 {
+    30
 }
 
 /// `[client]`.
@@ -195,6 +267,15 @@ impl Config {
         } else {
             self.dir.join(p)
         }
+    }
+
+    /// The lock file a running AS holds (`<AS database>.lock`): `ace as revoke` queues its
+    /// revocation for the AS while the lock is taken and applies it itself otherwise.
+    #[must_use]
+    pub(crate) fn as_lock(&self) -> PathBuf {
+        let mut p = self.db("as").into_os_string();
+        p.push(".lock");
+        PathBuf::from(p)
     }
 
     /// The SQLite file of `role` ("as", "rs", "client").

@@ -13,10 +13,13 @@
 )]
 
 mod bench;
+mod broker;
+mod cmp_proxy;
 mod config;
 mod demo;
 mod inspect;
 mod keys;
+mod revoke;
 mod serve;
 
 use std::net::SocketAddr;
@@ -77,7 +80,7 @@ struct Cli {
 enum Command {
     /// The Authorization Server.
     #[command(name = "as", subcommand)]
-    As(ServeCmd),
+    As(AsCmd),
     /// The Resource Server.
     #[command(subcommand)]
     Rs(ServeCmd),
@@ -87,6 +90,9 @@ enum Command {
     /// Keys.
     #[command(subcommand)]
     Keys(KeysCmd),
+    /// The MQTT broker of RFC 9431 (ACE for MQTT over TLS).
+    #[command(subcommand)]
+    Broker(BrokerCmd),
     /// A client of the configured RS.
     #[command(subcommand)]
     Client(ClientCmd),
@@ -95,6 +101,19 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Loopback load tool: token issuance/s and authorized requests/s (AS + RS in-process), and the engine-only rates.
     Bench(bench::BenchArgs),
+    /// CMP over CoAP (RFC 9482): the CoAP-to-HTTP CMP proxy.
+    #[command(name = "cmp-proxy", subcommand)]
+    CmpProxy(cmp_proxy::CmpProxyCmd),
+}
+
+/// `ace as …`: serving, and administration of the running (or stopped) AS.
+#[derive(Debug, Subcommand)]
+enum AsCmd {
+    #[command(flatten)]
+    Serve(ServeCmd),
+    /// Revoke a token (RFC 9770 TRL): queued for the running AS, or written to its
+    /// database when it is not running. Logs the cti / token hash, never the token.
+    Revoke(revoke::RevokeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -110,6 +129,19 @@ enum ServeCmd {
         /// Plain CoAP without OSCORE (AS only; loopback only).
         #[arg(long)]
         insecure: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BrokerCmd {
+    /// Serve MQTT over TLS until ctrl-c (graceful: DISCONNECT 0x8B).
+    Serve {
+        /// The TOML configuration (`[broker]` table).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Listen address (overrides the file).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
     },
 }
 
@@ -171,11 +203,12 @@ fn init_logs(filter: &str) {
 
 async fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
-        Command::As(ServeCmd::Serve {
+        Command::As(AsCmd::Revoke(args)) => revoke::run(&args).await?,
+        Command::As(AsCmd::Serve(ServeCmd::Serve {
             config,
             coap,
             insecure,
-        }) => {
+        })) => {
             let cfg = config::Config::load(&config)?;
             serve::as_serve(&cfg, coap, insecure).await?;
         }
@@ -219,7 +252,12 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 return Ok(ExitCode::from(1));
             }
         }
+        Command::Broker(BrokerCmd::Serve { config, listen }) => {
+            let file = broker::BrokerFile::load(&config)?;
+            broker::serve(&file, listen).await?;
+        }
         Command::Bench(args) => bench::run(&args).await?,
+        Command::CmpProxy(cmd) => cmp_proxy::run(cmd).await?,
         Command::Demo(args) => {
             if !demo::run(&args).await? {
                 return Ok(ExitCode::from(1));

@@ -138,6 +138,17 @@ pub(crate) async fn as_serve(
         registry = registry.with_client(info);
     }
     for rs in &s.resource_servers {
+        // The RS's own OSCORE context with the AS: it observes the TRL over it.
+        match (&rs.oscore_sender_id, &rs.oscore_secret_file) {
+            (Some(id), Some(f)) => contexts.push((keys::read_symmetric(&cfg.path(f))?, id.clone())),
+            (None, None) => {}
+            _ => {
+                return Err(CliError::Config(format!(
+                    "resource server {}: oscore_sender_id and oscore_secret_file go together",
+                    rs.audience
+                )));
+            }
+        }
         let token_key = keys::read_symmetric(&cfg.path(&rs.token_key))?;
         let mut info = ResourceServerInfo::new(
             rs.audience.clone(),
@@ -151,7 +162,17 @@ pub(crate) async fn as_serve(
         info.lifetime = s.token_lifetime;
         registry = registry.with_resource_server(info);
     }
+    // One AS per database: `ace as revoke` sees the lock and queues for us instead of
+    // writing the TRL itself. The OS drops the lock when the process ends (also on kill -9).
+    let _lock = crate::revoke::lock_as(cfg)?.ok_or_else(|| {
+        CliError::Runtime(format!(
+            "another AS is running on {} (lock {} is held)",
+            cfg.db("as").display(),
+            cfg.as_lock().display()
+        ))
+    })?;
     let db = open_db(cfg, "as")?;
+    let trl = as_trl(cfg, s)?;
     let mut engine = AsEngine::new(
         AsConfig::new(s.issuer.clone()),
         Box::new(registry),
@@ -166,9 +187,16 @@ pub(crate) async fn as_serve(
     {
         engine.restore_exi_sequence(aud, seq);
     }
-    let service = AsService::new(engine).with_sink(Arc::new(StoreSink(db.clone())));
+    let service = AsService::new(engine)
+        .with_sink(Arc::new(StoreSink(db.clone())))
+        .with_trl(trl);
     let config = ace_coap::Config::default();
     let maintain = tokio::spawn(service.clone().maintain(std::time::Duration::from_secs(5)));
+    let queue = crate::revoke::open_trl_store(cfg)?;
+    let watch = tokio::spawn(service.clone().watch_revocation_queue(
+        queue,
+        std::time::Duration::from_millis(s.trl.poll_ms.max(10)),
+    ));
     let https = match s.https {
         None => None,
         Some(addr) => {
@@ -210,6 +238,7 @@ pub(crate) async fn as_serve(
             let server = ace_server::bind_coap(addr, config, service.router(), ace_coap::PlainCoap)
                 .await
                 .map_err(bind_err)?;
+            service.attach(server.handle());
             run(server, "AS (insecure CoAP)").await
         }
         SecurityMode::Oscore => {
@@ -226,14 +255,57 @@ pub(crate) async fn as_serve(
             let server = ace_server::bind_coap(addr, config, service.router(), layer)
                 .await
                 .map_err(bind_err)?;
+            service.attach(server.handle());
             run(server, "AS (CoAP + OSCORE)").await
         }
     };
     maintain.abort();
+    watch.abort();
     if let Some(h) = https {
         let _ = h.await;
     }
     result
+}
+
+/// The AS's TRL (RFC 9770) from `[as.trl]`, restored from the AS's SQLite file (the TRL,
+/// the update collections and their cursors survive restarts), with every configured client
+/// and RS that has an OSCORE context registered as a requester.
+fn as_trl(cfg: &Config, s: &crate::config::AsSection) -> Result<ace_server::AsTrl, CliError> {
+    use ace_server::revocation::Role;
+    let store = crate::revoke::open_trl_store(cfg)?;
+    let trl = ace_server::trl::restore_trl(
+        crate::revoke::trl_config(s),
+        Box::new(store),
+        Arc::new(ace_server::SystemClock),
+    )
+    .map_err(|e| CliError::Runtime(format!("TRL: {e}")))?;
+    let role = |id: &str, own: Role| {
+        if s.trl.admins.iter().any(|a| a == id) {
+            Role::Admin
+        } else {
+            own
+        }
+    };
+    let mut requesters = Vec::new();
+    for c in &s.clients {
+        if let Some(id) = &c.oscore_sender_id {
+            requesters.push((id.clone(), role(id, Role::Client(c.id.clone()))));
+        }
+    }
+    for rs in &s.resource_servers {
+        if let Some(id) = &rs.oscore_sender_id {
+            requesters.push((
+                id.clone(),
+                role(id, Role::ResourceServer(rs.audience.clone())),
+            ));
+        }
+    }
+    for (id, role) in requesters {
+        // Same role as persisted: no change, the update collection and its cursor stay.
+        trl.register(id.into_bytes(), role, &[])
+            .map_err(|e| CliError::Runtime(format!("TRL registration: {e}")))?;
+    }
+    Ok(trl)
 }
 
 async fn run<S: ace_coap::SecurityLayer>(
@@ -267,14 +339,16 @@ pub(crate) async fn rs_serve(cfg: &Config, coap: Option<SocketAddr>) -> Result<(
     rs_cfg.scope_map = ace_server::demo::scope_map();
     let keyset =
         KeySet::new().with(TokenKey::symmetric(token_key).with_kid(s.audience.as_bytes().to_vec()));
+    // Accepted tokens in SQLite, purgeable by the TRL follower (RFC 9770).
+    let (tokens, purge) = ace_server::revocation::rs::PurgingTokenStore::wrap(
+        db.accepted_tokens()
+            .map_err(|e| CliError::Runtime(format!("SQLite: {e}")))?,
+    );
     let engine = RsEngine::new(
         rs_cfg,
         Box::new(keyset),
         Arc::new(RustCrypto),
-        Box::new(
-            db.accepted_tokens()
-                .map_err(|e| CliError::Runtime(format!("SQLite: {e}")))?,
-        ),
+        Box::new(tokens),
     )
     .with_exi_highest_expired(
         db.rs_exi_highest_expired()
@@ -297,9 +371,31 @@ pub(crate) async fn rs_serve(cfg: &Config, coap: Option<SocketAddr>) -> Result<(
     if restored > 0 {
         tracing::info!(restored, "RFC 9203 OSCORE contexts restored");
     }
-    let service = RsService::new(engine)
+    let mut service = RsService::new(engine)
         .with_sink(Arc::new(StoreSink(db.clone())))
         .with_oscore_profile(Arc::new(oscore));
+    let follower = match &s.trl {
+        None => None,
+        Some(t) => {
+            let (rs_trl, to_as) = rs_trl(cfg, &db, t, purge).await?;
+            service = service.with_trl(rs_trl.clone());
+            let follow = ace_server::rs_trl::TrlFollow {
+                as_addr: t.as_coap,
+                registration: ace_server::revocation::RegistrationInfo {
+                    trl_path: t.path.clone(),
+                    trl_hash: ace_server::revocation::HashAlg::Sha256,
+                    max_n: Some(ace_server::revocation::consts::DEFAULT_MAX_N as u64),
+                    max_diff_batch: Some(
+                        ace_server::revocation::consts::DEFAULT_MAX_DIFF_BATCH as u64,
+                    ),
+                },
+                repoll: std::time::Duration::from_secs(t.poll_secs.max(1)),
+            };
+            Some(tokio::spawn(ace_server::rs_trl::follow_trl(
+                rs_trl, to_as, follow,
+            )))
+        }
+    };
     let state = ace_server::demo::DemoState::default();
     let router = ace_server::demo::mount(&service, Router::new(), &state);
     let server = ace_server::bind_coap(addr, ace_coap::Config::default(), router, layer)
@@ -314,7 +410,62 @@ pub(crate) async fn rs_serve(cfg: &Config, coap: Option<SocketAddr>) -> Result<(
     let r = run(server, "RS (CoAP, OSCORE profile RFC 9203)").await;
     counter.abort();
     maintain.abort();
+    if let Some(f) = follower {
+        f.abort();
+    }
     r
+}
+
+/// The RS's revocation state (restored from its SQLite file) and its OSCORE client towards
+/// the AS (the sequence number continues after the persisted one).
+async fn rs_trl(
+    cfg: &Config,
+    db: &Arc<SqliteStore>,
+    t: &crate::config::RsTrlSection,
+    purge: ace_server::revocation::rs::PurgeHandle,
+) -> Result<(Arc<ace_server::rs_trl::RsTrl>, OscoreClient<RustCrypto>), CliError> {
+    let rs_trl = ace_server::rs_trl::RsTrl::persistent(
+        ace_server::revocation::HashAlg::Sha256,
+        purge,
+        db.clone(),
+    )
+    .map_err(|e| CliError::Runtime(format!("TRL state: {e}")))?;
+    let secret = keys::read_symmetric(&cfg.path(&t.oscore_secret_file))?;
+    let params = ContextParams::new(
+        &secret,
+        b"",
+        t.oscore_sender_id.as_bytes(),
+        t.as_sender_id.as_bytes(),
+    );
+    let persisted = db
+        .sequence_store()
+        .get_context(
+            t.oscore_sender_id.as_bytes(),
+            t.as_sender_id.as_bytes(),
+            None,
+        )
+        .map_err(|e| CliError::Runtime(format!("SQLite: {e}")))?;
+    // A client context: continue after the persisted number, no Echo state.
+    let ctx = match persisted {
+        Some(n) => SecurityContext::restore_without_echo(RustCrypto, params, n),
+        None => SecurityContext::new(RustCrypto, params),
+    }
+    .map_err(|e| CliError::Config(format!("OSCORE context with the AS: {e}")))?;
+    let (coap, driver) = ace_coap::Client::bind(
+        if t.as_coap.is_ipv4() {
+            SocketAddr::from(([0, 0, 0, 0], 0))
+        } else {
+            SocketAddr::from(([0u16; 8], 0))
+        },
+        ace_coap::Config::default(),
+    )
+    .await
+    .map_err(|e| CliError::Runtime(e.to_string()))?;
+    tokio::spawn(driver.run());
+    Ok((
+        Arc::new(rs_trl),
+        OscoreClient::new(coap, ctx, db.sequence_store()),
+    ))
 }
 
 struct ClientSide {

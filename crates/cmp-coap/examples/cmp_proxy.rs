@@ -1,4 +1,5 @@
-//! `cmp_proxy`: the CoAP-to-HTTP CMP proxy (what `ace cmp-proxy serve` will wrap).
+//! `cmp_proxy`: the CoAP-to-HTTP CMP proxy from the library (the `ace` tool runs the same
+//! with `ace cmp-proxy serve`, configured from flags or a `[cmp_proxy]` TOML table).
 //!
 //! ```sh
 //! # an HTTP CMP server: the openssl 3.0 mock server (accepts only the paths "" and "pkix/")

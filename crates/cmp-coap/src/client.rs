@@ -6,7 +6,9 @@
 //! (CMP-008). Delayed delivery: [`CmpClient::send_with_polling`] waits `checkAfter`
 //! and sends the caller's next `pollReq` as a new POST (CMP-021, CMP-T7).
 
+use core::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ace_coap::{Client, Code, Message};
@@ -14,6 +16,50 @@ use ace_coap::{Client, Code, Message};
 use crate::consts::{content_format, link, path};
 use crate::error::{Error, Result};
 use crate::msg::{BodyType, MessageInfo, ResponseContent, classify, inspect_response};
+
+/// How a [`CmpClient`] carries one CoAP request to the CMP server and gets the final
+/// response: plain CoAP ([`ace_coap::Client`], block-wise done by ace-coap) or, with the
+/// `oscore` feature, OSCORE (`ace_oscore::coap::OscoreClient`: the whole CoAP request,
+/// Content-Format and path included, is protected; the PKIMessage inside is relayed
+/// unchanged, so CMP's own protection stays as it is).
+pub trait Transport: Send + Sync {
+    /// Sends `message` as a Confirmable request to `peer` and returns the final response
+    /// (block-wise transfers completed).
+    fn request(
+        &self,
+        peer: SocketAddr,
+        message: Message,
+    ) -> impl Future<Output = Result<Message>> + Send;
+}
+
+impl Transport for Client {
+    async fn request(&self, peer: SocketAddr, message: Message) -> Result<Message> {
+        Client::request(self, peer, message, true)
+            .await
+            .map_err(Error::from)
+    }
+}
+
+impl<T: Transport> Transport for Arc<T> {
+    async fn request(&self, peer: SocketAddr, message: Message) -> Result<Message> {
+        T::request(self, peer, message).await
+    }
+}
+
+#[cfg(feature = "oscore")]
+impl<B> Transport for ace_oscore::coap::OscoreClient<B>
+where
+    B: ace_oscore::crypto::AeadBackend + Send + 'static,
+{
+    async fn request(&self, peer: SocketAddr, message: Message) -> Result<Message> {
+        ace_oscore::coap::OscoreClient::request(self, peer, message)
+            .await
+            .map_err(|e| match e {
+                ace_oscore::Error::Transport(t) => Error::Coap(t),
+                other => Error::Oscore(other.to_string()),
+            })
+    }
+}
 
 /// Client policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,19 +104,27 @@ pub struct CmpResponse {
     pub content: ResponseContent,
 }
 
-/// Sends PKIMessages to one CMP server (CA, RA, or CoAP-to-HTTP proxy).
+/// Sends PKIMessages to one CMP server (CA, RA, or CoAP-to-HTTP proxy) over a
+/// [`Transport`] (plain CoAP by default).
 #[derive(Debug, Clone)]
-pub struct CmpClient {
-    coap: Client,
+pub struct CmpClient<T = Client> {
+    coap: T,
     peer: SocketAddr,
     config: ClientConfig,
 }
 
-impl CmpClient {
-    /// A client that sends through `coap` to `peer`.
+impl<T: Transport> CmpClient<T> {
+    /// A client that sends through `coap` (an [`ace_coap::Client`], or an OSCORE client
+    /// with the `oscore` feature) to `peer`.
     #[must_use]
-    pub fn new(coap: Client, peer: SocketAddr, config: ClientConfig) -> Self {
+    pub fn new(coap: T, peer: SocketAddr, config: ClientConfig) -> Self {
         Self { coap, peer, config }
+    }
+
+    /// The transport.
+    #[must_use]
+    pub fn transport(&self) -> &T {
+        &self.coap
     }
 
     /// The configuration.
@@ -97,7 +151,7 @@ impl CmpClient {
             .with_content_format(content_format::PKIXCMP);
         let response = tokio::time::timeout(
             self.config.request_timeout,
-            self.coap.request(self.peer, message, true),
+            self.coap.request(self.peer, message),
         )
         .await
         .map_err(|_| Error::Coap(ace_coap::Error::Timeout))??;
@@ -192,9 +246,14 @@ impl CmpClient {
 ///
 /// # Errors
 /// [`Error::Coap`], [`Error::CoapStatus`].
-pub async fn discover(coap: &Client, peer: SocketAddr, timeout: Duration) -> Result<Vec<String>> {
+pub async fn discover<T: Transport>(
+    coap: &T,
+    peer: SocketAddr,
+    timeout: Duration,
+) -> Result<Vec<String>> {
     let query = format!("/.well-known/core?rt={}", link::RESOURCE_TYPE);
-    let response = tokio::time::timeout(timeout, coap.get(peer, &query))
+    let request = Message::request(Code::GET, &query);
+    let response = tokio::time::timeout(timeout, coap.request(peer, request))
         .await
         .map_err(|_| Error::Coap(ace_coap::Error::Timeout))??;
     if !response.code.is_success() {

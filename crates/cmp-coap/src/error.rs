@@ -87,6 +87,10 @@ pub enum Error {
     /// The CoAP layer failed (client side: timeout, reset, block-wise failure).
     #[error("CoAP: {0}")]
     Coap(#[from] ace_coap::Error),
+    /// OSCORE protection or verification failed (client side, `oscore` feature: the
+    /// server's answer was unprotected, did not verify, or the context is exhausted).
+    #[error("OSCORE: {0}")]
+    Oscore(String),
     /// The CMP server answered with a CoAP error code (client side).
     #[error("CMP server answered {code}")]
     CoapStatus {
@@ -131,6 +135,7 @@ impl Error {
             Self::UpstreamStatus(s) => http_status_to_code(*s),
             Self::Handler(_)
             | Self::Coap(_)
+            | Self::Oscore(_)
             | Self::CoapStatus { .. }
             | Self::UnexpectedResponse(_)
             | Self::TransactionIdMismatch
@@ -148,6 +153,8 @@ impl Error {
             Self::CoapStatus { code, .. } => failure_info_for_code(*code),
             Self::Malformed(_) | Self::UnexpectedResponse(_) => failure_info::BAD_DATA_FORMAT,
             Self::TransactionIdMismatch => failure_info::BAD_REQUEST,
+            // the exchange was not protected as required: treated like a refused client
+            Self::Oscore(_) => failure_info::NOT_AUTHORIZED,
             Self::Coap(_)
             | Self::UpstreamUnreachable(_)
             | Self::UpstreamTimeout
@@ -249,6 +256,7 @@ mod tests {
             (Error::TransactionIdMismatch, Code::INTERNAL_SERVER_ERROR),
             (Error::PollingExceeded("x"), Code::INTERNAL_SERVER_ERROR),
             (Error::Io("x".into()), Code::INTERNAL_SERVER_ERROR),
+            (Error::Oscore("x".into()), Code::INTERNAL_SERVER_ERROR),
         ];
         for (e, code) in cases {
             assert_eq!(e.to_code(), code, "{e}");
@@ -257,6 +265,10 @@ mod tests {
 
     #[test]
     fn coap_codes_map_to_failure_info() {
+        assert_eq!(
+            Error::Oscore("x".into()).failure_info(),
+            failure_info::NOT_AUTHORIZED
+        );
         assert_eq!(
             failure_info_for_code(Code::BAD_REQUEST),
             failure_info::BAD_REQUEST

@@ -18,9 +18,15 @@
 //! * [`server`]: the [`CmpHandler`] seam and [`CmpServer`].
 //! * [`proxy`]: the CoAP-to-HTTP proxy and its [`proxy::serve`] entry point.
 //!
+//! * Feature `oscore`: OSCORE (RFC 8613) for the CoAP exchange with ace-oscore as it is:
+//!   [`CmpClient`] over `ace_oscore::coap::OscoreClient` (the [`client::Transport`]
+//!   seam), [`CmpServer::bind_with_security`] / [`proxy::bind_with_security`] behind
+//!   `OscoreLayer`. The PKIMessage inside is relayed byte for byte, so CMP's own
+//!   protection is neither replaced nor weakened.
+//!
 //! What it does not do: build or protect PKIMessages (that is the CMP layer's job; the
-//! transport never re-encodes them), DTLS, OSCORE (the OSCORE crate's client hook does
-//! not exist yet), Observe-based announcements (`…/ann`), CoAP over TCP.
+//! transport never re-encodes them), DTLS, Observe-based announcements (`…/ann`), CoAP
+//! over TCP.
 //!
 //! # Example: classify a request
 //! ```
@@ -58,4 +64,4 @@ pub use error::{Error, Result};
 pub use msg::{BodyType, MessageInfo, ResponseContent, classify, inspect_response};
 pub use path::CmpPath;
 pub use proxy::ProxyConfig;
-pub use server::{CmpHandler, CmpRequest, CmpServer, ServerConfig};
+pub use server::{CmpHandler, CmpRequest, CmpServer, Drain, ServerConfig};

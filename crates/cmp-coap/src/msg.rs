@@ -264,10 +264,15 @@ fn check_tlvs(bytes: &[u8], depth: usize) -> der07::Result<()> {
 /// # Errors
 /// [`DecodeError`] when any check fails.
 pub fn classify(der: &[u8]) -> Result<MessageInfo, DecodeError> {
-    classify_nested(der, 0)
+    classify_nested(der, 0).map(|(info, _)| info)
 }
 
-fn classify_nested(der: &[u8], depth: usize) -> Result<MessageInfo, DecodeError> {
+/// [`classify`], also returning what the body check read (so that [`inspect_response`]
+/// does not decode the body twice).
+fn classify_nested(
+    der: &[u8],
+    depth: usize,
+) -> Result<(MessageInfo, ResponseContent), DecodeError> {
     if depth > MAX_NESTING {
         return Err(DecodeError::new("nested messages too deep".into()));
     }
@@ -286,7 +291,7 @@ fn classify_nested(der: &[u8], depth: usize) -> Result<MessageInfo, DecodeError>
             let body_type = BodyType::from_tag(number).ok_or_else(|| tag.value_error())?;
             let any = AnyRef::decode(r)?;
             check_tlvs(any.value(), 0)?;
-            check_body(body_type, &any, depth, &mut nested_error)?;
+            let content = check_body(body_type, &any, depth, &mut nested_error)?;
             let protection = der07::asn1::ContextSpecific::<BitStringRef<'_>>::decode_explicit(
                 r,
                 TagNumber::N0,
@@ -301,15 +306,18 @@ fn classify_nested(der: &[u8], depth: usize) -> Result<MessageInfo, DecodeError>
                     }
                 }
             }
-            Ok(MessageInfo {
-                body_type,
-                pvno: header.pvno,
-                transaction_id: header.transaction_id,
-                sender_nonce: header.sender_nonce,
-                recip_nonce: header.recip_nonce,
-                protected: protection.is_some(),
-                extra_certs: extra.map_or(0, |e| e.value.len()),
-            })
+            Ok((
+                MessageInfo {
+                    body_type,
+                    pvno: header.pvno,
+                    transaction_id: header.transaction_id,
+                    sender_nonce: header.sender_nonce,
+                    recip_nonce: header.recip_nonce,
+                    protected: protection.is_some(),
+                    extra_certs: extra.map_or(0, |e| e.value.len()),
+                },
+                content,
+            ))
         })
     });
     match (info, nested_error) {
@@ -357,13 +365,14 @@ struct HeaderFields {
     recip_nonce: Option<Vec<u8>>,
 }
 
-/// Validates the content of body `[n] EXPLICIT X`.
+/// Validates the content of body `[n] EXPLICIT X` and returns what [`inspect_response`]
+/// reports of it.
 fn check_body(
     body_type: BodyType,
     any: &AnyRef<'_>,
     depth: usize,
     nested_error: &mut Option<DecodeError>,
-) -> der07::Result<()> {
+) -> der07::Result<ResponseContent> {
     let content = any.value();
     match body_type {
         BodyType::Nested => {
@@ -379,22 +388,34 @@ fn check_body(
                     return Err(value_error());
                 }
             }
-            Ok(())
+            Ok(ResponseContent::Other(body_type))
         }
-        BodyType::PollReq => parse_all(content, read_poll_req).map(|_| ()),
-        BodyType::PollRep => parse_all(content, read_poll_rep).map(|_| ()),
-        BodyType::Error => parse_all(content, read_error).map(|_| ()),
-        BodyType::CertConf => parse_all(content, read_cert_conf).map(|_| ()),
-        BodyType::Rp => parse_all(content, read_rev_rep).map(|_| ()),
+        BodyType::PollReq => {
+            parse_all(content, read_poll_req).map(|_| ResponseContent::Other(body_type))
+        }
+        BodyType::PollRep => parse_all(content, read_poll_rep),
+        BodyType::Error => parse_all(content, read_error),
+        BodyType::CertConf => {
+            parse_all(content, read_cert_conf).map(|_| ResponseContent::Other(body_type))
+        }
+        BodyType::Rp => parse_all(content, read_rev_rep),
         BodyType::Ip | BodyType::Cp | BodyType::Kup | BodyType::Ccp => {
-            parse_all(content, read_cert_rep).map(|_| ())
+            parse_all(content, read_cert_rep)
         }
-        BodyType::PkiConf => parse_all(content, der07::asn1::Null::decode).map(|_| ()),
+        BodyType::PkiConf => {
+            parse_all(content, der07::asn1::Null::decode).map(|_| ResponseContent::PkiConf)
+        }
         _ => {
             // cmpv2 decodes these bodies (ir, cr, p10cr, kur, krr, rr, ccr, genm, genp,
             // popdecc/popdecr, krp, announcements) from the whole [n] TLV.
             let tlv = any.to_der()?;
-            parse_all(&tlv, PkiBody::decode).map(|_| ())
+            parse_all(&tlv, PkiBody::decode)?;
+            if body_type == BodyType::Genp {
+                // GenRepContent ::= SEQUENCE OF InfoTypeAndValue
+                let n = parse_all(content, Vec::<AnyRef<'_>>::decode)?.len();
+                return Ok(ResponseContent::Genp(n));
+            }
+            Ok(ResponseContent::Other(body_type))
         }
     }
 }
@@ -697,31 +718,8 @@ fn read_poll_rep<'a, R: Reader<'a>>(r: &mut R) -> der07::Result<ResponseContent>
 /// # Errors
 /// [`DecodeError`] when `der` is not a well-formed PKIMessage.
 pub fn inspect_response(der: &[u8]) -> Result<(MessageInfo, ResponseContent), DecodeError> {
-    let info = classify(der)?;
-    let content = parse_all(der, |r| {
-        r.sequence(|r| {
-            let _header = AnyRef::decode(r)?;
-            let body = AnyRef::decode(r)?;
-            let content = body.value();
-            let out = match info.body_type {
-                t if t.is_cert_response() => parse_all(content, read_cert_rep)?,
-                BodyType::Rp => parse_all(content, read_rev_rep)?,
-                BodyType::PollRep => parse_all(content, read_poll_rep)?,
-                BodyType::Error => parse_all(content, read_error)?,
-                BodyType::PkiConf => ResponseContent::PkiConf,
-                BodyType::Genp => {
-                    ResponseContent::Genp(parse_all(content, Vec::<AnyRef<'_>>::decode)?.len())
-                }
-                other => ResponseContent::Other(other),
-            };
-            while !r.is_finished() {
-                let _ = AnyRef::decode(r)?;
-            }
-            Ok(out)
-        })
-    })
-    .map_err(|e| der_err(&e))?;
-    Ok((info, content))
+    // The body check of `classify` already reads what is reported (one decode, not two).
+    classify_nested(der, 0)
 }
 
 #[cfg(test)]

@@ -24,12 +24,13 @@
 use core::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ace_coap::consts::option;
 use ace_coap::{
-    Code, Handled, LinkAttributes, Message, PeerIdentity, Request, Resource, Router, Server,
-    ServerHandle,
+    Code, Handled, LinkAttributes, Message, PeerIdentity, PlainCoap, Request, Resource, Router,
+    SecurityLayer, Server, ServerHandle,
 };
 use tokio::sync::Semaphore;
 
@@ -61,6 +62,15 @@ pub struct CmpRequest {
 pub trait CmpHandler: Send + Sync + 'static {
     /// Handles one request; the future runs on a tokio task.
     fn handle(&self, request: CmpRequest) -> impl Future<Output = Result<Vec<u8>>> + Send;
+
+    /// `true` when every `Ok` answer of [`CmpHandler::handle`] has already passed
+    /// [`crate::msg::classify`], so the server need not check it again (one strict DER
+    /// decode less per exchange; [`crate::proxy::HttpUpstream`] does this because it
+    /// checks the upstream answer anyway). Default `false`: the server refuses an answer
+    /// that is not a PKIMessage with 5.00.
+    fn checks_responses(&self) -> bool {
+        false
+    }
 }
 
 /// Server-side policy.
@@ -169,13 +179,56 @@ pub fn success_response(der: Vec<u8>, config: &ServerConfig) -> Message {
     Message::response(config.success_code, der).with_content_format(content_format::PKIXCMP)
 }
 
+/// Graceful shutdown of a mounted [`CmpResource`]: stop taking new exchanges and wait
+/// for those in flight (their responses are handed to the CoAP server before they count
+/// as finished). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Drain {
+    permits: Arc<Semaphore>,
+    draining: Arc<AtomicBool>,
+    max: usize,
+}
+
+impl Drain {
+    fn new(max_concurrent: usize) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(max_concurrent)),
+            draining: Arc::new(AtomicBool::new(false)),
+            max: max_concurrent,
+        }
+    }
+
+    /// Exchanges in flight now.
+    #[must_use]
+    pub fn in_flight(&self) -> usize {
+        self.max.saturating_sub(self.permits.available_permits())
+    }
+
+    /// From now on new CMP requests get 5.03 with Max-Age ([`Error::Busy`]); waits up to
+    /// `grace` for the exchanges in flight to hand over their responses. Returns `true`
+    /// when none is left. Shut the CoAP server down afterwards
+    /// ([`ServerHandle::shutdown`]), which sends what is queued before it stops.
+    pub async fn drain(&self, grace: Duration) -> bool {
+        self.draining.store(true, Ordering::SeqCst);
+        let all = u32::try_from(self.max).unwrap_or(u32::MAX);
+        matches!(
+            tokio::time::timeout(grace, self.permits.acquire_many(all)).await,
+            Ok(Ok(_))
+        )
+    }
+
+    fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+}
+
 /// The CoAP resource serving CMP; mount it with [`mount`] (as a subtree of
 /// `/.well-known/cmp`).
 pub struct CmpResource<H> {
     handler: Arc<H>,
     handle: ServerHandle,
     config: ServerConfig,
-    permits: Arc<Semaphore>,
+    drain: Drain,
 }
 
 impl<H> core::fmt::Debug for CmpResource<H> {
@@ -190,13 +243,19 @@ impl<H: CmpHandler> CmpResource<H> {
     /// A resource that answers through `handle` (the server it is mounted on).
     #[must_use]
     pub fn new(handler: Arc<H>, handle: ServerHandle, config: ServerConfig) -> Self {
-        let permits = Arc::new(Semaphore::new(config.max_concurrent));
+        let drain = Drain::new(config.max_concurrent);
         Self {
             handler,
             handle,
             config,
-            permits,
+            drain,
         }
+    }
+
+    /// The resource's [`Drain`] (for a graceful shutdown).
+    #[must_use]
+    pub fn drain(&self) -> Drain {
+        self.drain.clone()
     }
 }
 
@@ -211,7 +270,10 @@ impl<H: CmpHandler> Resource for CmpResource<H> {
                 return error_response(&e, &self.config).into();
             }
         };
-        let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else {
+        if self.drain.is_draining() {
+            return error_response(&Error::Busy, &self.config).into();
+        }
+        let Ok(permit) = Arc::clone(&self.drain.permits).try_acquire_owned() else {
             return error_response(&Error::Busy, &self.config).into();
         };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
@@ -233,6 +295,7 @@ impl<H: CmpHandler> Resource for CmpResource<H> {
             let result =
                 tokio::time::timeout(config.handler_timeout, handler.handle(cmp_request)).await;
             let response = match result {
+                Ok(Ok(der)) if handler.checks_responses() => success_response(der, &config),
                 Ok(Ok(der)) => match classify(&der) {
                     Ok(_) => success_response(der, &config),
                     Err(e) => {
@@ -246,10 +309,12 @@ impl<H: CmpHandler> Resource for CmpResource<H> {
                 Ok(Err(e)) => error_response(&e, &config),
                 Err(_) => error_response(&Error::HandlerTimeout, &config),
             };
-            drop(permit);
             if let Err(e) = handle.respond(id, response).await {
                 tracing::debug!(error = %e, "could not deliver the CMP response");
             }
+            // Released after the response is queued in the server, so that a drain that
+            // sees every permit back can shut the server down without losing it.
+            drop(permit);
         });
         Handled::Deferred
     }
@@ -268,28 +333,39 @@ impl<H: CmpHandler> Resource for CmpResource<H> {
 }
 
 /// Mounts a [`CmpResource`] for `handler` at `/.well-known/cmp` and below on `router`
-/// (listed in `/.well-known/core` as `</.well-known/cmp>;rt="ace.cmp";ct=259`).
+/// (listed in `/.well-known/core` as `</.well-known/cmp>;rt="ace.cmp";ct=259`); returns
+/// its [`Drain`].
 pub fn mount<H: CmpHandler>(
     router: &mut Router,
     handle: ServerHandle,
     handler: Arc<H>,
     config: ServerConfig,
-) {
-    router.insert(
-        path::WELL_KNOWN_CMP,
-        Box::new(CmpResource::new(handler, handle, config)),
-        true,
-    );
+) -> Drain {
+    let resource = CmpResource::new(handler, handle, config);
+    let drain = resource.drain();
+    router.insert(path::WELL_KNOWN_CMP, Box::new(resource), true);
+    drain
 }
 
-/// A CoAP server with a [`CmpHandler`] mounted at `/.well-known/cmp`.
-#[derive(Debug)]
+/// A CoAP server with a [`CmpHandler`] mounted at `/.well-known/cmp`, over plain CoAP
+/// ([`CmpServer::bind`]) or behind a CoAP security layer such as ace-oscore's
+/// `OscoreLayer` ([`CmpServer::bind_with_security`]).
 #[must_use = "a server does nothing until `serve` runs"]
-pub struct CmpServer {
-    server: Server,
+pub struct CmpServer<S: SecurityLayer = PlainCoap> {
+    server: Server<S>,
+    drain: Drain,
 }
 
-impl CmpServer {
+impl<S: SecurityLayer> core::fmt::Debug for CmpServer<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CmpServer")
+            .field("server", &self.server)
+            .field("drain", &self.drain)
+            .finish()
+    }
+}
+
+impl CmpServer<PlainCoap> {
     /// Binds a plain-CoAP server on `addr`. The CoAP block-wise body limit is set to
     /// `config.max_message_size`, so larger Block1 uploads get 4.13 with Size1.
     ///
@@ -297,27 +373,49 @@ impl CmpServer {
     /// [`Error::Io`] when the socket cannot be bound.
     pub async fn bind<H: CmpHandler>(
         addr: SocketAddr,
-        mut coap: ace_coap::Config,
+        coap: ace_coap::Config,
         config: ServerConfig,
         handler: H,
     ) -> Result<Self> {
+        let server = Self::bind_with_security(addr, coap, config, handler, PlainCoap).await?;
+        if let Ok(a) = server.local_addr()
+            && !a.ip().is_loopback()
+        {
+            tracing::warn!(addr = %a, "CMP over plain CoAP on a non-loopback address: only CMP-level protection applies (no DTLS/OSCORE)");
+        }
+        Ok(server)
+    }
+}
+
+impl<S: SecurityLayer> CmpServer<S> {
+    /// Binds a server on `addr` whose requests pass through `security` before routing
+    /// (e.g. `ace_oscore::coap::OscoreLayer`: requests are verified and the handler sees
+    /// [`CmpRequest::identity`] = `PeerIdentity::Oscore { .. }`; piggybacked and separate
+    /// responses are protected with the request's context). The PKIMessage is the
+    /// decrypted payload, byte for byte, so CMP's own protection is unchanged. The CoAP
+    /// block-wise body limit is `config.max_message_size`, as in [`CmpServer::bind`].
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the socket cannot be bound.
+    pub async fn bind_with_security<H: CmpHandler>(
+        addr: SocketAddr,
+        mut coap: ace_coap::Config,
+        config: ServerConfig,
+        handler: H,
+        security: S,
+    ) -> Result<Self> {
         coap.max_body_size = config.max_message_size;
-        let mut server = Server::bind(addr, coap, Router::new())
+        let mut server = Server::bind_with_security(addr, coap, Router::new(), security)
             .await
             .map_err(|e| Error::Io(e.to_string()))?;
         let handle = server.handle();
-        mount(
+        let drain = mount(
             server.endpoint_mut().router_mut(),
             handle,
             Arc::new(handler),
             config,
         );
-        if let Ok(a) = server.local_addr()
-            && !a.ip().is_loopback()
-        {
-            tracing::warn!(addr = %a, "CMP over plain CoAP on a non-loopback address: only CMP-level protection applies (no DTLS/OSCORE yet)");
-        }
-        Ok(Self { server })
+        Ok(Self { server, drain })
     }
 
     /// The bound address.
@@ -336,8 +434,15 @@ impl CmpServer {
         self.server.handle()
     }
 
+    /// The CMP resource's [`Drain`]: call [`Drain::drain`], then
+    /// [`ServerHandle::shutdown`], for a graceful stop.
+    #[must_use]
+    pub fn drain(&self) -> Drain {
+        self.drain.clone()
+    }
+
     /// The underlying CoAP server (to mount more resources before serving).
-    pub fn coap_mut(&mut self) -> &mut Server {
+    pub fn coap_mut(&mut self) -> &mut Server<S> {
         &mut self.server
     }
 

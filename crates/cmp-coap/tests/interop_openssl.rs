@@ -14,72 +14,36 @@
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
+use ace_interop_peers as peers;
 use cmp_coap::consts::status;
 use cmp_coap::proxy::{self, ProxyConfig};
 use cmp_coap::{BodyType, ClientConfig, CmpClient, ResponseContent, classify, inspect_response};
+use tokio::process::{Child, Command};
 
 const LIMIT: Duration = Duration::from_secs(30);
 const SECRET: &str = "pass:1234";
+const HOW_TO_RUN: &str = "run `cargo xtask interop`, or \
+    `cargo test -p cmp-coap --test interop_openssl -- --ignored --test-threads=1`";
 
-fn require(bin: &str) {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
-        .unwrap_or(false);
-    assert!(
-        found,
-        "`{bin}` is not on PATH: install it (openssl, libcoap3-bin); interop tests fail rather than skip"
-    );
+fn openssl() -> PathBuf {
+    peers::on_path("openssl", "Debian `openssl`", HOW_TO_RUN)
 }
 
-/// Runs a command to completion within `limit`, killing it otherwise.
-fn run(cwd: &Path, bin: &str, args: &[&str], limit: Duration) -> Output {
-    let mut child = Command::new(bin)
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {bin}: {e}"));
-    let t0 = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return child.wait_with_output().unwrap();
-        }
-        if t0.elapsed() > limit {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "{bin} {args:?} did not finish within {limit:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// `dir/name` as an argument (the peers run without a working directory of their own).
+fn at(dir: &Path, name: &str) -> String {
+    dir.join(name).to_str().unwrap().to_owned()
 }
 
-fn run_ok(cwd: &Path, bin: &str, args: &[&str]) -> Output {
-    let out = run(cwd, bin, args, LIMIT);
-    assert!(
-        out.status.success(),
-        "{bin} {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+/// `openssl <args>`, bounded by [`LIMIT`], exit status 0 required.
+async fn openssl_ok(args: &[String]) -> Output {
+    peers::run_ok(&openssl(), args, LIMIT).await
 }
 
-/// Kills the child on drop (the mock server may hang on bad input).
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| (*a).to_owned()).collect()
 }
 
 fn free_tcp_port() -> u16 {
@@ -101,71 +65,48 @@ fn temp_dir(tag: &str) -> PathBuf {
 }
 
 /// CA, EE key, EE certificate (the mock server's `-rsp_cert`), CSR.
-fn make_pki(dir: &Path) {
-    let o = "openssl";
-    run_ok(
-        dir,
-        o,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.crt",
-            "-subj",
-            "/CN=Interop Test CA",
-            "-days",
-            "2",
-        ],
-    );
-    run_ok(
-        dir,
-        o,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "ee.key",
-            "-out",
-            "ee.csr",
-            "-subj",
-            "/CN=ee",
-        ],
-    );
-    run_ok(
-        dir,
-        o,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "ee.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "issued.crt",
-            "-days",
-            "2",
-        ],
-    );
+async fn make_pki(dir: &Path) {
+    let f = |n: &str| at(dir, n);
+    let mut ca = strings(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ]);
+    ca.extend(["-keyout".into(), f("ca.key"), "-out".into(), f("ca.crt")]);
+    ca.extend(strings(&["-subj", "/CN=Interop Test CA", "-days", "2"]));
+    openssl_ok(&ca).await;
+    let mut ee = strings(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ]);
+    ee.extend(["-keyout".into(), f("ee.key"), "-out".into(), f("ee.csr")]);
+    ee.extend(strings(&["-subj", "/CN=ee"]));
+    openssl_ok(&ee).await;
+    let mut x = strings(&["x509", "-req", "-in"]);
+    x.extend([
+        f("ee.csr"),
+        "-CA".into(),
+        f("ca.crt"),
+        "-CAkey".into(),
+        f("ca.key"),
+    ]);
+    x.extend(["-CAcreateserial".into(), "-out".into(), f("issued.crt")]);
+    x.extend(strings(&["-days", "2"]));
+    openssl_ok(&x).await;
 }
 
 /// `openssl cmp` client against its in-process mock server, saving the first request.
-fn make_request(dir: &Path, cmd: &str, out: &str) {
-    let mut args = vec![
+async fn make_request(dir: &Path, cmd: &str, out: &str) {
+    let f = |n: &str| at(dir, n);
+    let mut args = strings(&[
         "cmp",
         "-cmd",
         cmd,
@@ -174,10 +115,14 @@ fn make_request(dir: &Path, cmd: &str, out: &str) {
         SECRET,
         "-srv_ref",
         "mocksrv",
-        "-rsp_cert",
-        "issued.crt",
-        "-rsp_capubs",
-        "ca.crt",
+    ]);
+    args.extend([
+        "-rsp_cert".into(),
+        f("issued.crt"),
+        "-rsp_capubs".into(),
+        f("ca.crt"),
+    ]);
+    args.extend(strings(&[
         "-ref",
         "mocksrv",
         "-secret",
@@ -186,57 +131,63 @@ fn make_request(dir: &Path, cmd: &str, out: &str) {
         "10",
         "-total_timeout",
         "20",
-        "-reqout",
-        out,
-    ];
+    ]));
+    args.extend(["-reqout".into(), f(out)]);
     match cmd {
         "ir" | "cr" => args.extend([
-            "-newkey", "ee.key", "-subject", "/CN=ee", "-certout", "x.crt",
+            "-newkey".into(),
+            f("ee.key"),
+            "-subject".into(),
+            "/CN=ee".into(),
+            "-certout".into(),
+            f("x.crt"),
         ]),
         "kur" => args.extend([
-            "-newkey",
-            "ee.key",
-            "-oldcert",
-            "issued.crt",
-            "-certout",
-            "x.crt",
+            "-newkey".into(),
+            f("ee.key"),
+            "-oldcert".into(),
+            f("issued.crt"),
+            "-certout".into(),
+            f("x.crt"),
         ]),
-        "p10cr" => args.extend(["-csr", "ee.csr", "-certout", "x.crt"]),
-        "rr" => args.extend(["-oldcert", "issued.crt", "-revreason", "0"]),
-        "genm" => args.extend(["-infotype", "signKeyPairTypes"]),
+        "p10cr" => args.extend(["-csr".into(), f("ee.csr"), "-certout".into(), f("x.crt")]),
+        "rr" => args.extend([
+            "-oldcert".into(),
+            f("issued.crt"),
+            "-revreason".into(),
+            "0".into(),
+        ]),
+        "genm" => args.extend(strings(&["-infotype", "signKeyPairTypes"])),
         _ => unreachable!(),
     }
-    run_ok(dir, "openssl", &args);
+    openssl_ok(&args).await;
     assert!(dir.join(out).is_file(), "{out} written");
 }
 
-fn start_mock_server(dir: &Path, port: u16, extra: &[&str]) -> Guard {
-    let port_s = port.to_string();
-    let mut args = vec![
-        "cmp",
-        "-port",
-        &port_s,
-        "-srv_secret",
-        SECRET,
-        "-srv_ref",
-        "mocksrv",
-        "-rsp_cert",
-        "issued.crt",
-        "-rsp_capubs",
-        "ca.crt",
-        "-max_msgs",
-        "50",
-    ];
-    args.extend_from_slice(extra);
-    let child = Command::new("openssl")
-        .args(&args)
-        .current_dir(dir)
+/// The `openssl cmp -port` mock HTTP CMP server (killed on drop: it may hang on bad input).
+fn start_mock_server(dir: &Path, port: u16, extra: &[&str]) -> Child {
+    let child = Command::new(openssl())
+        .args([
+            "cmp",
+            "-port",
+            &port.to_string(),
+            "-srv_secret",
+            SECRET,
+            "-srv_ref",
+            "mocksrv",
+        ])
+        .arg("-rsp_cert")
+        .arg(dir.join("issued.crt"))
+        .arg("-rsp_capubs")
+        .arg(dir.join("ca.crt"))
+        .args(["-max_msgs", "50"])
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join(format!("mock-{port}.log"))).unwrap())
+        .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let guard = Guard(child);
     // The mock server binds [::]; we only ever talk to 127.0.0.1 (deps.md §5.2).
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let t0 = Instant::now();
@@ -247,7 +198,7 @@ fn start_mock_server(dir: &Path, port: u16, extra: &[&str]) -> Guard {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    guard
+    child
 }
 
 async fn start_proxy(upstream_port: u16) -> SocketAddr {
@@ -288,23 +239,27 @@ async fn cmp_client(proxy: SocketAddr) -> CmpClient {
 }
 
 /// Writes `der` as a certificate file and runs `openssl verify -CAfile ca.crt` on it.
-fn openssl_verify(dir: &Path, name: &str, der: &[u8]) {
-    std::fs::write(dir.join(format!("{name}.der")), der).unwrap();
-    let pem = format!("{name}.pem");
-    run_ok(
-        dir,
-        "openssl",
-        &[
-            "x509",
-            "-inform",
-            "DER",
-            "-in",
-            &format!("{name}.der"),
-            "-out",
-            &pem,
-        ],
-    );
-    let out = run_ok(dir, "openssl", &["verify", "-CAfile", "ca.crt", &pem]);
+async fn openssl_verify(dir: &Path, name: &str, der: &[u8]) {
+    let der_file = at(dir, &format!("{name}.der"));
+    std::fs::write(&der_file, der).unwrap();
+    let pem = at(dir, &format!("{name}.pem"));
+    openssl_ok(&[
+        "x509".into(),
+        "-inform".into(),
+        "DER".into(),
+        "-in".into(),
+        der_file,
+        "-out".into(),
+        pem.clone(),
+    ])
+    .await;
+    let out = openssl_ok(&[
+        "verify".into(),
+        "-CAfile".into(),
+        at(dir, "ca.crt"),
+        pem.clone(),
+    ])
+    .await;
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         format!("{pem}: OK")
@@ -314,9 +269,8 @@ fn openssl_verify(dir: &Path, name: &str, der: &[u8]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs openssl and libcoap: run `cargo xtask interop`"]
 async fn openssl_mock_server_behind_proxy_ir_cr_kur_p10cr_rr_genm() {
-    require("openssl");
     let dir = temp_dir("openssl");
-    make_pki(&dir);
+    make_pki(&dir).await;
     let port = free_tcp_port();
     let _mock = start_mock_server(&dir, port, &[]);
     let proxy = start_proxy(port).await;
@@ -332,7 +286,7 @@ async fn openssl_mock_server_behind_proxy_ir_cr_kur_p10cr_rr_genm() {
     ];
     for (cmd, req_type, rsp_type) in cases {
         let file = format!("{cmd}.der");
-        make_request(&dir, cmd, &file);
+        make_request(&dir, cmd, &file).await;
         let request = std::fs::read(dir.join(&file)).unwrap();
         let req_info = classify(&request).unwrap();
         assert_eq!(req_info.body_type, req_type, "{cmd}: classifier");
@@ -354,7 +308,7 @@ async fn openssl_mock_server_behind_proxy_ir_cr_kur_p10cr_rr_genm() {
                 assert_eq!(responses.len(), 1);
                 assert_eq!(responses[0].status.status, status::ACCEPTED, "{cmd}");
                 let cert = responses[0].certificate.as_ref().expect("certificate");
-                openssl_verify(&dir, &format!("{cmd}-issued"), cert);
+                openssl_verify(&dir, &format!("{cmd}-issued"), cert).await;
                 if rsp_type == BodyType::Ip {
                     assert_eq!(ca_pubs.len(), 1, "-rsp_capubs");
                 }
@@ -389,35 +343,19 @@ async fn openssl_mock_server_behind_proxy_ir_cr_kur_p10cr_rr_genm() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs openssl and libcoap: run `cargo xtask interop`"]
 async fn libcoap_posts_openssl_ir_through_proxy() {
-    require("openssl");
-    require("coap-client-notls");
+    let coap_client = peers::libcoap_client(HOW_TO_RUN);
     let dir = temp_dir("libcoap");
-    make_pki(&dir);
-    make_request(&dir, "ir", "ir.der");
+    make_pki(&dir).await;
+    make_request(&dir, "ir", "ir.der").await;
     let port = free_tcp_port();
     let _mock = start_mock_server(&dir, port, &[]);
     let proxy = start_proxy(port).await;
     let uri = format!("coap://127.0.0.1:{}/.well-known/cmp", proxy.port());
-    let dir2 = dir.clone();
     // -b 64: Block1 for the ~400-byte ir, Block2 for the ~900-byte ip; -B bounds libcoap.
-    let out = tokio::task::spawn_blocking(move || {
-        run(
-            &dir2,
-            "coap-client-notls",
-            &[
-                "-m", "post", "-t", "259", "-b", "64", "-f", "ir.der", "-o", "ip.der", "-B", "20",
-                &uri,
-            ],
-            LIMIT,
-        )
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut args = strings(&["-m", "post", "-t", "259", "-b", "64", "-f"]);
+    args.extend([at(&dir, "ir.der"), "-o".into(), at(&dir, "ip.der")]);
+    args.extend(["-B".into(), "20".into(), uri]);
+    peers::run_ok(&coap_client, &args, LIMIT).await;
     let ip = std::fs::read(dir.join("ip.der")).unwrap();
     let ir = classify(&std::fs::read(dir.join("ir.der")).unwrap()).unwrap();
     let (info, content) = inspect_response(&ip).unwrap();
@@ -431,6 +369,7 @@ async fn libcoap_posts_openssl_ir_through_proxy() {
         &dir,
         "libcoap-issued",
         responses[0].certificate.as_ref().unwrap(),
-    );
+    )
+    .await;
     let _ = std::fs::remove_dir_all(&dir);
 }

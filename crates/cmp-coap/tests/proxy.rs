@@ -657,3 +657,218 @@ async fn fast_upstream_answer_is_piggybacked_on_the_ack() {
     let more = tokio::time::timeout(Duration::from_millis(400), sock.recv_from(&mut buf)).await;
     assert!(more.is_err(), "no further datagram: {more:?}");
 }
+
+/// A keep-alive fake upstream: answers every request on a connection (ir → ip,
+/// certConf → pkiConf, cr → cp, genm → genp) and records (connection number, body type).
+/// `close_after_first`: the server closes each connection after its first answer.
+async fn keep_alive_upstream(
+    close_after_first: bool,
+) -> (SocketAddr, Arc<Mutex<Vec<(usize, BodyType)>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen: Arc<Mutex<Vec<(usize, BodyType)>>> = Arc::default();
+    let seen2 = Arc::clone(&seen);
+    tokio::spawn(async move {
+        for conn in 0usize.. {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            let seen = Arc::clone(&seen2);
+            tokio::spawn(async move {
+                while let Some((_, body)) = read_request(&mut s).await {
+                    let t = classify(&body).unwrap().body_type;
+                    seen.lock().unwrap().push((conn, t));
+                    let answer = data(match t {
+                        BodyType::Ir => "ir-rsp.der",
+                        BodyType::CertConf => "ir-pkiconf.der",
+                        BodyType::Cr => "cr-rsp.der",
+                        _ => "genm-rsp.der",
+                    });
+                    let mut v = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/pkixcmp\r\nContent-Length: {}\r\n\r\n",
+                        answer.len()
+                    )
+                    .into_bytes();
+                    v.extend_from_slice(&answer);
+                    if s.write_all(&v).await.is_err() || close_after_first {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, seen)
+}
+
+#[tokio::test]
+async fn a_transaction_keeps_its_upstream_connection() {
+    let (up, seen) = keep_alive_upstream(false).await;
+    let proxy = start_proxy(up, |c| c.transaction_idle = Duration::from_secs(30)).await;
+    let client = CmpClient::new(coap_client(6).await, proxy, ClientConfig::default());
+    let send = |m: &str| {
+        let m = data(m);
+        let client = client.clone();
+        async move {
+            tokio::time::timeout(LIMIT, client.send(m))
+                .await
+                .unwrap()
+                .unwrap()
+                .info
+                .body_type
+        }
+    };
+    // ir → ip (certConf follows): the connection stays; the certConf of the same
+    // transaction goes over it; pkiConf ends the transaction
+    assert_eq!(send("ir.der").await, BodyType::Ip);
+    assert_eq!(send("ir-certconf.der").await, BodyType::PkiConf);
+    // another transaction (cr, its own transactionID) gets a new connection, and so does
+    // a genm (genp ends its transaction at once)
+    assert_eq!(send("cr.der").await, BodyType::Cp);
+    assert_eq!(send("genm.der").await, BodyType::Genp);
+    // the ir's transaction is over: a second certConf with its transactionID opens a new one
+    assert_eq!(send("ir-certconf.der").await, BodyType::PkiConf);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![
+            (0, BodyType::Ir),
+            (0, BodyType::CertConf),
+            (1, BodyType::Cr),
+            (2, BodyType::Genm),
+            (3, BodyType::CertConf),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_kept_connection_closed_by_the_server_is_replaced() {
+    let (up, seen) = keep_alive_upstream(true).await;
+    let proxy = start_proxy(up, |c| c.transaction_idle = Duration::from_secs(30)).await;
+    let client = CmpClient::new(coap_client(6).await, proxy, ClientConfig::default());
+    for (m, t) in [
+        ("ir.der", BodyType::Ip),
+        ("ir-certconf.der", BodyType::PkiConf),
+    ] {
+        let rsp = tokio::time::timeout(LIMIT, client.send(data(m)))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(rsp.info.body_type, t);
+    }
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![(0, BodyType::Ir), (1, BodyType::CertConf)]
+    );
+    // with transaction connections off (the default), every exchange has its own connection
+    let (up, seen) = keep_alive_upstream(false).await;
+    let proxy = start_proxy(up, |_| {}).await;
+    let client = CmpClient::new(coap_client(6).await, proxy, ClientConfig::default());
+    for m in ["ir.der", "ir-certconf.der"] {
+        tokio::time::timeout(LIMIT, client.send(data(m)))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![(0, BodyType::Ir), (1, BodyType::CertConf)]
+    );
+}
+
+/// Answers the ip after `delay`.
+struct Slow {
+    delay: Duration,
+    ip: Vec<u8>,
+}
+
+impl CmpHandler for Slow {
+    async fn handle(&self, _request: CmpRequest) -> cmp_coap::Result<Vec<u8>> {
+        tokio::time::sleep(self.delay).await;
+        Ok(self.ip.clone())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_refuses_new_exchanges_and_finishes_those_in_flight() {
+    let ip = data("ir-rsp.der");
+    let server = CmpServer::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        ace_coap::Config::default(),
+        ServerConfig::default(),
+        Slow {
+            delay: Duration::from_millis(400),
+            ip: ip.clone(),
+        },
+    )
+    .await
+    .unwrap();
+    let addr = server.local_addr().unwrap();
+    let (handle, drain) = (server.handle(), server.drain());
+    let serving = tokio::spawn(server.serve());
+    let client = CmpClient::new(coap_client(6).await, addr, ClientConfig::default());
+    let first = tokio::spawn({
+        let client = client.clone();
+        async move { client.send(data("ir.der")).await }
+    });
+    let t0 = Instant::now();
+    while drain.in_flight() == 0 {
+        assert!(t0.elapsed() < LIMIT, "the request never arrived");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let draining = tokio::spawn({
+        let drain = drain.clone();
+        async move { drain.drain(LIMIT).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // a new exchange while draining: 5.03 with Max-Age, at once
+    let err = tokio::time::timeout(LIMIT, client.send(data("cr.der")))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::CoapStatus { code, .. } if *code == Code::SERVICE_UNAVAILABLE),
+        "{err:?}"
+    );
+    assert!(
+        tokio::time::timeout(LIMIT, draining)
+            .await
+            .unwrap()
+            .unwrap()
+    );
+    assert_eq!(drain.in_flight(), 0);
+    handle.shutdown().await;
+    tokio::time::timeout(LIMIT, serving)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    // the exchange in flight got its answer
+    let rsp = tokio::time::timeout(LIMIT, first)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(rsp.der, ip);
+    // a drain that runs out of time says so
+    let server = CmpServer::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        ace_coap::Config::default(),
+        ServerConfig::default(),
+        Slow {
+            delay: Duration::from_secs(5),
+            ip,
+        },
+    )
+    .await
+    .unwrap();
+    let addr = server.local_addr().unwrap();
+    let drain = server.drain();
+    tokio::spawn(server.serve());
+    let client = CmpClient::new(coap_client(6).await, addr, ClientConfig::default());
+    tokio::spawn(async move { client.send(data("ir.der")).await });
+    let t0 = Instant::now();
+    while drain.in_flight() == 0 {
+        assert!(t0.elapsed() < LIMIT, "the request never arrived");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(!drain.drain(Duration::from_millis(100)).await);
+}

@@ -48,6 +48,17 @@ fn builds_rfc6712_post_with_mapped_path() {
     let r = build_http_request(&request("/.well-known/cmp/ir"), &openssl).unwrap();
     assert_eq!(r.path, "/pkix/");
     assert!(r.bytes.starts_with(b"POST /pkix/ HTTP/1.1\r\n"));
+    // with transaction connections the request asks the server to keep the connection
+    let per_transaction = ProxyConfig {
+        transaction_idle: std::time::Duration::from_secs(30),
+        ..config.clone()
+    };
+    let r = build_http_request(&request("/.well-known/cmp"), &per_transaction).unwrap();
+    let text = String::from_utf8_lossy(&r.bytes);
+    assert!(
+        text.contains("\r\nConnection: keep-alive\r\n\r\n"),
+        "{text}"
+    );
 
     let small = ProxyConfig {
         server: ServerConfig {
@@ -78,10 +89,24 @@ fn parses_openssl_mock_server_heads() {
     assert_eq!(h.content_type.as_deref(), Some("application/pkixcmp"));
     assert_eq!(h.content_length, Some(212));
     assert_eq!(h.head_len, ok.len() - 4);
+    assert!(h.keep_alive, "HTTP/1.0 with Connection: keep-alive");
     let nf = parse_http_head(b"HTTP/1.0 404 Not Found\r\n\r\n")
         .unwrap()
         .unwrap();
     assert_eq!((nf.status, nf.content_length), (404, None));
+    assert!(!nf.keep_alive, "HTTP/1.0 closes by default");
+    let keep = |head: &[u8]| parse_http_head(head).unwrap().unwrap().keep_alive;
+    assert!(
+        keep(b"HTTP/1.1 200 OK\r\n\r\n"),
+        "HTTP/1.1 persists by default"
+    );
+    assert!(!keep(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"));
+    assert!(!keep(
+        b"HTTP/1.1 200 OK\r\nconnection: Upgrade, CLOSE\r\n\r\n"
+    ));
+    assert!(!keep(
+        b"HTTP/1.0 200 OK\r\nConnection: keep-alive, close\r\n\r\n"
+    ));
     assert_eq!(
         parse_http_head(b"HTTP/1.1 200 OK\r\nContent-Le").unwrap(),
         None
@@ -121,6 +146,7 @@ fn maps_http_responses() {
         content_type: ct.map(str::to_owned),
         content_length: len,
         head_len: 0,
+        keep_alive: true,
     };
     let cmp = Some("application/pkixcmp");
     assert_eq!(
@@ -183,4 +209,46 @@ fn maps_http_responses() {
         map_http_response(&head(400, cmp, Some(err.len())), Some(&err), 1 << 20).unwrap(),
         err
     );
+}
+
+#[test]
+fn upstream_urls_are_parsed_strictly() {
+    let u = UpstreamUrl::parse("http://127.0.0.1:8080/pkix/").unwrap();
+    assert_eq!(
+        (u.host.as_str(), u.port, u.path.as_str()),
+        ("127.0.0.1", 8080, "/pkix/")
+    );
+    assert_eq!(u.host_header(), "127.0.0.1:8080");
+    let u = UpstreamUrl::parse("http://ca.example").unwrap();
+    assert_eq!(
+        (u.host.as_str(), u.port, u.path.as_str()),
+        ("ca.example", 80, "/.well-known/cmp")
+    );
+    assert_eq!(u.host_header(), "ca.example");
+    let u = UpstreamUrl::parse("http://[::1]:9/").unwrap();
+    assert_eq!(
+        (u.host.as_str(), u.port, u.path.as_str()),
+        ("[::1]", 9, "/")
+    );
+    for bad in [
+        "https://127.0.0.1/",
+        "127.0.0.1:80",
+        "http://u@h/",
+        "http://h/a?b",
+        "http://h/a#b",
+        "http://h:0/",
+        "http://h:99999/",
+        "http://h:x/",
+        "http://[::1/",
+        "http://[zz]/",
+        "http:///path",
+        "http://h/a b",
+        "http://h/a\r\nX: y",
+        "http://h\r\n/",
+    ] {
+        assert!(
+            matches!(UpstreamUrl::parse(bad), Err(Error::Misuse(_))),
+            "{bad}"
+        );
+    }
 }
