@@ -8,14 +8,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use ace_oscore::{ContextParams, SecurityContext};
+use ace_token::RustCrypto;
 use ace_token::crypto::SecretBytes;
 use ace_token::{KeySet, Policy, TokenKey, Validator};
 use coset::iana;
 use mqtt_tls_profile::AuthConfig;
 use mqtt_tls_profile::broker::{Broker, BrokerConfig};
+use mqtt_tls_profile::coap_as::CoapEndpoint;
 use mqtt_tls_profile::hint::AsHint;
 use mqtt_tls_profile::https::HttpsEndpoint;
-use mqtt_tls_profile::introspect::IntrospectionConfig;
+use mqtt_tls_profile::introspect::{AsEndpoint, IntrospectionConfig};
 use mqtt_tls_profile::tls::ClientCerts;
 use serde::Deserialize;
 
@@ -106,21 +109,35 @@ pub(crate) struct BrokerSection {
     pub(crate) introspection: Option<IntrospectionSection>,
 }
 
-/// `[broker.introspection]`.
+/// `[broker.introspection]`: over HTTPS (`https`, `ca_cert`, `secret_file`) or over CoAP +
+/// OSCORE (`coap`, `oscore_sender_id`, `oscore_secret_file`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct IntrospectionSection {
     /// The AS's HTTPS address.
-    pub(crate) https: SocketAddr,
+    pub(crate) https: Option<SocketAddr>,
     /// The name on the AS's certificate (default `localhost`).
     #[serde(default = "default_server_name")]
     pub(crate) server_name: String,
-    /// The AS's certificate or CA (PEM): the only trust anchor.
-    pub(crate) ca_cert: PathBuf,
-    /// The broker's client id at the AS (default: the audience).
+    /// HTTPS: the AS's certificate or CA (PEM): the only trust anchor.
+    pub(crate) ca_cert: Option<PathBuf>,
+    /// HTTPS: the broker's client id at the AS (default: the audience).
     pub(crate) client_id: Option<String>,
-    /// Symmetric COSE_Key whose `k` is the broker's client secret (HTTP Basic).
-    pub(crate) secret_file: PathBuf,
+    /// HTTPS: symmetric COSE_Key whose `k` is the broker's client secret (HTTP Basic).
+    pub(crate) secret_file: Option<PathBuf>,
+    /// The AS's CoAP address (OSCORE; the AS identifies the broker by its Sender ID).
+    pub(crate) coap: Option<SocketAddr>,
+    /// CoAP: the broker's OSCORE Sender ID towards the AS (the AS's registration of the
+    /// broker as a client with introspection rights).
+    pub(crate) oscore_sender_id: Option<String>,
+    /// CoAP: the AS's Sender ID (default "as").
+    #[serde(default = "default_as_sender_id")]
+    pub(crate) as_sender_id: String,
+    /// CoAP: symmetric COSE_Key whose `k` is the OSCORE Master Secret shared with the AS.
+    pub(crate) oscore_secret_file: Option<PathBuf>,
+    /// CoAP: SQLite file keeping the OSCORE Sender Sequence Number across restarts (RFC 8613
+    /// Appendix B.1.1; default `broker-oscore.sqlite` next to the configuration).
+    pub(crate) oscore_state: Option<PathBuf>,
     /// Longest time an introspection result is cached, seconds (default 300; never past
     /// the token's `exp`).
     #[serde(default = "default_max_age")]
@@ -157,6 +174,9 @@ fn default_max_connections() -> usize {
 }
 fn default_server_name() -> String {
     "localhost".into()
+}
+fn default_as_sender_id() -> String {
+    "as".into()
 }
 fn default_max_age() -> u64 {
     300
@@ -223,6 +243,73 @@ fn key_set(file: &BrokerFile) -> Result<KeySet, CliError> {
     Ok(set)
 }
 
+/// `[broker.introspection]` over HTTPS.
+fn https_endpoint(
+    file: &BrokerFile,
+    i: &IntrospectionSection,
+    addr: SocketAddr,
+) -> Result<HttpsEndpoint, CliError> {
+    let need = |v: &Option<PathBuf>, name: &str| {
+        v.as_ref()
+            .map(|p| file.path(p))
+            .ok_or_else(|| CliError::Config(format!("[broker.introspection]: https needs {name}")))
+    };
+    let secret = keys::read_symmetric(&need(&i.secret_file, "secret_file")?)?;
+    let tls = mqtt_tls_profile::https::client_tls_from_pem(&need(&i.ca_cert, "ca_cert")?)
+        .map_err(|e| CliError::KeyFile(format!("[broker.introspection] ca_cert: {e}")))?;
+    Ok(HttpsEndpoint {
+        addr,
+        server_name: i.server_name.clone(),
+        tls,
+        basic: Some((
+            i.client_id
+                .clone()
+                .unwrap_or_else(|| file.broker.audience.clone()),
+            SecretBytes::from_slice(&secret),
+        )),
+        timeout: Duration::from_secs(i.timeout.max(1)),
+    })
+}
+
+/// `[broker.introspection]` over CoAP + OSCORE: the context continues after the Sender
+/// Sequence Number persisted in `oscore_state` (RFC 8613 Appendix B.1.1; the broker is only
+/// a client of this context, so no Echo exchange is needed).
+async fn coap_endpoint(
+    file: &BrokerFile,
+    i: &IntrospectionSection,
+    addr: SocketAddr,
+) -> Result<CoapEndpoint, CliError> {
+    let sender = i.oscore_sender_id.as_ref().ok_or_else(|| {
+        CliError::Config("[broker.introspection]: coap needs oscore_sender_id".into())
+    })?;
+    let secret_file = i.oscore_secret_file.as_ref().ok_or_else(|| {
+        CliError::Config("[broker.introspection]: coap needs oscore_secret_file".into())
+    })?;
+    let secret = keys::read_symmetric(&file.path(secret_file))?;
+    let state = file.path(
+        i.oscore_state
+            .as_deref()
+            .unwrap_or_else(|| Path::new("broker-oscore.sqlite")),
+    );
+    let db = ace_store::SqliteStore::open(&state)
+        .map_err(|e| CliError::Runtime(format!("cannot open {}: {e}", state.display())))?;
+    let store = db.sequence_store();
+    let persisted = store
+        .get_context(sender.as_bytes(), i.as_sender_id.as_bytes(), None)
+        .map_err(|e| CliError::Runtime(format!("SQLite: {e}")))?;
+    let params = ContextParams::new(&secret, b"", sender.as_bytes(), i.as_sender_id.as_bytes());
+    let ctx = match persisted {
+        Some(n) => SecurityContext::restore_without_echo(RustCrypto, params, n),
+        None => SecurityContext::new(RustCrypto, params),
+    }
+    .map_err(|e| CliError::Config(format!("[broker.introspection] OSCORE context: {e}")))?;
+    let mut endpoint = CoapEndpoint::oscore(addr, ctx, store)
+        .await
+        .map_err(|e| CliError::Runtime(e.to_string()))?;
+    endpoint.timeout = Duration::from_secs(i.timeout.max(1));
+    Ok(endpoint)
+}
+
 /// TLS client authentication: `client_ca` (+ `require_client_cert`) or
 /// `client_raw_public_keys`.
 fn client_auth(file: &BrokerFile) -> Result<ClientCerts, CliError> {
@@ -259,7 +346,7 @@ fn client_auth(file: &BrokerFile) -> Result<ClientCerts, CliError> {
 /// # Errors
 /// [`CliError::Config`] for invalid values, [`CliError::KeyFile`] for unusable key, certificate
 /// or private key files.
-pub(crate) fn broker_config(file: &BrokerFile) -> Result<BrokerConfig, CliError> {
+pub(crate) async fn broker_config(file: &BrokerFile) -> Result<BrokerConfig, CliError> {
     let b = &file.broker;
     let mut policy = Policy::new(b.audience.clone()).with_clock_skew(b.clock_skew);
     for iss in &b.issuers {
@@ -302,18 +389,14 @@ pub(crate) fn broker_config(file: &BrokerFile) -> Result<BrokerConfig, CliError>
     }
     cfg.persistence = b.persistence.as_ref().map(|p| file.path(p));
     if let Some(i) = &b.introspection {
-        let secret = keys::read_symmetric(&file.path(&i.secret_file))?;
-        let tls = mqtt_tls_profile::https::client_tls_from_pem(&file.path(&i.ca_cert))
-            .map_err(|e| CliError::KeyFile(format!("[broker.introspection] ca_cert: {e}")))?;
-        let endpoint = HttpsEndpoint {
-            addr: i.https,
-            server_name: i.server_name.clone(),
-            tls,
-            basic: Some((
-                i.client_id.clone().unwrap_or_else(|| b.audience.clone()),
-                SecretBytes::from_slice(&secret),
-            )),
-            timeout: Duration::from_secs(i.timeout.max(1)),
+        let endpoint = match (i.https, i.coap) {
+            (Some(addr), None) => AsEndpoint::Https(https_endpoint(file, i, addr)?),
+            (None, Some(addr)) => AsEndpoint::Coap(coap_endpoint(file, i, addr).await?),
+            _ => {
+                return Err(CliError::Config(
+                    "[broker.introspection]: exactly one of https and coap".into(),
+                ));
+            }
         };
         let mut ic = IntrospectionConfig::new(endpoint);
         ic.max_age = Duration::from_secs(i.max_age);
@@ -326,7 +409,7 @@ pub(crate) fn broker_config(file: &BrokerFile) -> Result<BrokerConfig, CliError>
 /// `ace broker serve`: binds, prints the address, serves until ctrl-c, then stops gracefully
 /// (DISCONNECT 0x8B to v5 clients, at most 5 s for connections to end).
 pub(crate) async fn serve(file: &BrokerFile, listen: Option<SocketAddr>) -> Result<(), CliError> {
-    let cfg = broker_config(file)?;
+    let cfg = broker_config(file).await?;
     let addr = listen.unwrap_or(file.broker.listen);
     let broker = Broker::bind(addr, cfg).await.map_err(|e| {
         if e.kind() == std::io::ErrorKind::AddrInUse {

@@ -12,7 +12,10 @@
 //! state kept per Client Identifier, re-authorized with the new token, unacknowledged
 //! PUBLISHes resent with DUP); token introspection at the AS ([`crate::introspect`]) when
 //! `introspection` is set; at most `max_connections` connections.
-//! Not yet: shared subscriptions (SUBACK 0x9E), Will Delay, sessions across restarts.
+//! Outbound topic aliases to clients that announce a Topic Alias Maximum. With
+//! [`BrokerConfig::persistence`] (feature `persistence`), sessions with a Session Expiry
+//! Interval > 0 and retained messages are kept in a SQLite file and survive a restart.
+//! Not yet: shared subscriptions (SUBACK 0x9E), Will Delay.
 //! The shell owns the clock ([`BrokerConfig::clock`]) and the RNG.
 //!
 //! Sockets use `TCP_NODELAY` (no Nagle wait before a CONNACK or an ack); outbound packets are
@@ -21,6 +24,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -43,6 +47,12 @@ use crate::error::Error;
 use crate::introspect::{IntrospectionConfig, introspect, presented_token};
 use crate::token::{AuthConfig, Grant, TokenStore};
 use crate::wire;
+
+#[cfg(feature = "persistence")]
+mod persist;
+#[cfg(not(feature = "persistence"))]
+#[path = "broker/persist_off.rs"]
+mod persist;
 
 /// Broker configuration.
 #[derive(Clone)]
@@ -75,6 +85,11 @@ pub struct BrokerConfig {
     pub max_session_expiry: u32,
     /// Most sessions kept for disconnected clients; over it, the one ending first is dropped.
     pub max_sessions: usize,
+    /// A SQLite file (created if missing) that keeps the sessions with a Session Expiry
+    /// Interval > 0 (subscriptions, queued and unacknowledged QoS 1/2 messages) and the
+    /// retained messages across restarts (feature `persistence`; without it, `Some` makes
+    /// [`Broker::bind`] fail). `None` (default): in memory only.
+    pub persistence: Option<PathBuf>,
     /// The clock (seconds since the epoch) for token expiry.
     pub clock: Arc<dyn Fn() -> UnixTime + Send + Sync>,
 }
@@ -96,6 +111,7 @@ impl BrokerConfig {
             introspection: None,
             max_session_expiry: 0,
             max_sessions: 10_000,
+            persistence: None,
             clock: Arc::new(UnixTime::now),
         }
     }
@@ -168,10 +184,17 @@ struct Hub {
 }
 
 impl Hub {
-    /// Drops ended sessions, then the one ending first while over `max`.
-    fn purge_sessions(&mut self, now: Instant, max: usize) {
-        self.sessions
-            .retain(|_, s| s.ends_at.is_none_or(|e| now < e));
+    /// Drops ended sessions, then the one ending first while over `max`; returns the
+    /// Client Identifiers of the dropped sessions.
+    fn purge_sessions(&mut self, now: Instant, max: usize) -> Vec<String> {
+        let mut dropped = Vec::new();
+        self.sessions.retain(|id, s| {
+            let keep = s.ends_at.is_none_or(|e| now < e);
+            if !keep {
+                dropped.push(id.clone());
+            }
+            keep
+        });
         while self.sessions.len() > max {
             let first = self
                 .sessions
@@ -181,10 +204,12 @@ impl Hub {
             match first {
                 Some(k) => {
                     self.sessions.remove(&k);
+                    dropped.push(k);
                 }
                 None => break,
             }
         }
+        dropped
     }
 }
 
@@ -193,11 +218,31 @@ struct Shared {
     hub: Mutex<Hub>,
     store: Mutex<TokenStore>,
     next_id: AtomicU64,
+    persist: Option<persist::Persist>,
 }
 
 impl Shared {
     fn now(&self) -> UnixTime {
         (self.config.clock)()
+    }
+
+    /// [`Hub::purge_sessions`], and the dropped sessions removed from the database.
+    fn purge_sessions(&self, hub: &mut Hub) {
+        let dropped = hub.purge_sessions(Instant::now(), self.config.max_sessions);
+        if let Some(db) = &self.persist {
+            for id in dropped {
+                db.delete_session(&id);
+            }
+        }
+    }
+
+    /// The wall-clock time of the monotonic `at` (whole seconds, rounded up).
+    fn unix_at(&self, at: Instant) -> UnixTime {
+        let left = at.saturating_duration_since(Instant::now());
+        let secs = left
+            .as_secs()
+            .saturating_add(u64::from(left.subsec_nanos() > 0));
+        self.now().saturating_add(secs)
     }
 
     /// Before the auth engine sees `packet`: introspects its token at the AS if it needs it
@@ -252,7 +297,7 @@ impl Shared {
             // Disconnected sessions queue QoS 1/2 messages (bounded; QoS 0 is dropped).
             let max = self.config.queue_len;
             let now = Instant::now();
-            for s in hub.sessions.values_mut() {
+            for (id, s) in &mut hub.sessions {
                 if s.ends_at.is_some_and(|e| now >= e) {
                     continue;
                 }
@@ -269,6 +314,9 @@ impl Shared {
                     let mut m = msg.clone();
                     m.qos = m.qos.min(q);
                     m.retain = false;
+                    if let Some(db) = &self.persist {
+                        db.push_pending(id, &m);
+                    }
                     s.pending.push_back(m);
                 }
             }
@@ -295,6 +343,9 @@ impl Shared {
         let Ok(mut hub) = self.hub.lock() else { return };
         if msg.payload.is_empty() {
             hub.retained.remove(&msg.topic);
+            if let Some(db) = &self.persist {
+                db.delete_retained(&msg.topic);
+            }
             return;
         }
         let now = self.now();
@@ -306,6 +357,9 @@ impl Shared {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        if let Some(db) = &self.persist {
+            db.put_retained(msg, expires_at);
+        }
         hub.retained.insert(
             msg.topic.clone(),
             Retained {
@@ -319,8 +373,14 @@ impl Shared {
         let Ok(mut hub) = self.hub.lock() else {
             return Vec::new();
         };
+        let before = hub.retained.len();
         hub.retained
             .retain(|_, r| r.expires_at.is_none_or(|e| now < e));
+        if hub.retained.len() < before
+            && let Some(db) = &self.persist
+        {
+            db.delete_expired_retained(now);
+        }
         hub.retained
             .values()
             .filter(|r| aif::mqtt::topic_matches(filter, &r.msg.topic))
@@ -350,10 +410,12 @@ pub struct Broker {
 
 impl Broker {
     /// Binds the TCP listener. The TLS configuration is made to require the TLS 1.2 Extended
-    /// Master Secret (`require_ems`, RFC 9431 §2.2.3) if it does not already.
+    /// Master Secret (`require_ems`, RFC 9431 §2.2.3) if it does not already. With
+    /// [`BrokerConfig::persistence`], opens the database and loads the sessions and retained
+    /// messages that have not ended.
     ///
     /// # Errors
-    /// The bind error.
+    /// The bind error; the database error (as [`std::io::ErrorKind::Other`]).
     pub async fn bind(addr: SocketAddr, mut config: BrokerConfig) -> std::io::Result<Self> {
         // RFC 9431 §2.2.3: TLS 1.2 implementations MUST use the Extended Master Secret
         // (RFC 7627); a TLS 1.2 client without it fails the handshake. TLS 1.3 is unaffected.
@@ -362,15 +424,49 @@ impl Broker {
             tls.require_ems = true;
             config.tls = Arc::new(tls);
         }
+        let mut hub = Hub::default();
+        let persist = match &config.persistence {
+            None => None,
+            Some(path) => {
+                let db = persist::Persist::open(path)
+                    .map_err(|e| std::io::Error::other(format!("persistence: {e}")))?;
+                let now = (config.clock)();
+                let (retained, sessions) = db
+                    .load(now)
+                    .map_err(|e| std::io::Error::other(format!("persistence: {e}")))?;
+                for r in retained {
+                    hub.retained.insert(
+                        r.msg.topic.clone(),
+                        Retained {
+                            msg: r.msg,
+                            expires_at: r.expires_at,
+                        },
+                    );
+                }
+                let mono = Instant::now();
+                for l in sessions {
+                    let mut s = l.session;
+                    s.ends_at = Some(mono + Duration::from_secs(l.ends_at.0.saturating_sub(now.0)));
+                    hub.sessions.insert(l.client_id, s);
+                }
+                tracing::info!(
+                    retained = hub.retained.len(),
+                    sessions = hub.sessions.len(),
+                    "persistence: state loaded"
+                );
+                Some(db)
+            }
+        };
         let listener = TcpListener::bind(addr).await?;
         let (shutdown, _) = watch::channel(false);
         Ok(Self {
             listener,
             shared: Arc::new(Shared {
                 config,
-                hub: Mutex::new(Hub::default()),
+                hub: Mutex::new(hub),
                 store: Mutex::new(TokenStore::default()),
                 next_id: AtomicU64::new(1),
+                persist,
             }),
             shutdown,
         })
@@ -526,6 +622,10 @@ struct Conn {
     w: Writer,
     version: u8,
     aliases: HashMap<u16, String>,
+    /// Outbound topic aliases (topic → alias), at most the client's Topic Alias Maximum.
+    out_aliases: HashMap<String, u16>,
+    /// The Topic Alias Maximum of the client's CONNECT (0: no outbound aliases).
+    client_alias_max: u16,
     next_pid: u16,
     /// Outbound QoS 1/2 messages not yet completed, by packet id.
     inflight: HashMap<u16, Outbound>,
@@ -580,6 +680,10 @@ async fn connection(
         .1
         .export_keying_material(&mut exporter, EXPORTER_LABEL, Some(EXPORTER_CONTEXT))
         .map_err(|_| Error::ProtocolError("TLS exporter unavailable"))?;
+    // A client certificate (if the TLS configuration asks for one) only authenticates the
+    // peer; the token decides what it may do (RFC 9431 §2.2.1).
+    let client_cert = tls.get_ref().1.peer_certificates().is_some();
+    tracing::debug!(conn = conn_id, client_cert, "TLS established");
     let (mut r, mut w) = tokio::io::split(tls);
     let mut auth = ConnectionAuth::new(exporter);
     let mut buf = Vec::new();
@@ -654,7 +758,7 @@ async fn connection(
         let Ok(mut hub) = shared.hub.lock() else {
             return Ok(());
         };
-        hub.purge_sessions(Instant::now(), shared.config.max_sessions);
+        shared.purge_sessions(&mut hub);
         let stored = hub.sessions.remove(&session.client_id);
         let old = hub.clients.insert(
             session.client_id.clone(),
@@ -683,7 +787,7 @@ async fn connection(
             }
             (false, None, _) => None,
         };
-        resumed.map(|s| {
+        let resumed = resumed.map(|s| {
             // Re-authorize the session state with this connection's token (MQ-036, R15):
             // subscriptions and pending messages outside the new scope are dropped.
             let now = shared.now();
@@ -699,7 +803,17 @@ async fn connection(
                 c.subs = s.subs.clone();
             }
             s
-        })
+        });
+        if let Some(db) = &shared.persist {
+            // The session in use: after a crash it is kept with its subscriptions.
+            if session_expiry > 0 {
+                let subs = resumed.as_ref().map_or(&[][..], |s| &s.subs[..]);
+                db.save_live(&session.client_id, subs, session_expiry);
+            } else {
+                db.delete_session(&session.client_id);
+            }
+        }
+        resumed
     };
     let session_present = resumed.is_some();
     let mut connack: ConnAckPacket = session.connack_with_expiry(session_present, session_expiry);
@@ -729,6 +843,15 @@ async fn connection(
         u16::MAX
     };
     let send_window = usize::from(shared.config.max_inflight.min(client_receive_max).max(1));
+    let client_alias_max = if version == protocol_level::V5 {
+        session
+            .connect
+            .properties
+            .get_topic_alias_maximum()
+            .unwrap_or(0)
+    } else {
+        0
+    };
     let mut conn = Conn {
         shared: shared.clone(),
         session,
@@ -736,6 +859,8 @@ async fn connection(
         w,
         version,
         aliases: HashMap::new(),
+        out_aliases: HashMap::new(),
+        client_alias_max,
         next_pid: 0,
         inflight: HashMap::new(),
         unacked: HashMap::new(),
@@ -841,8 +966,13 @@ async fn connection(
             {
                 // Keep the session for Session Expiry Interval seconds (MQ-036).
                 let stored = conn.take_session(entry.subs, &mut rx, shared.config.queue_len);
+                if let (Some(db), Some(end)) = (&shared.persist, stored.ends_at) {
+                    db.save_session(&id, &stored, shared.unix_at(end));
+                }
                 hub.sessions.insert(id, stored);
-                hub.purge_sessions(Instant::now(), shared.config.max_sessions);
+                shared.purge_sessions(&mut hub);
+            } else if let Some(db) = &shared.persist {
+                db.delete_session(&id);
             }
         } else if conn.session_expiry > 0
             && let Some(next) = hub.clients.get(&id)
@@ -916,6 +1046,19 @@ impl Conn {
         }
     }
 
+    /// Stores this connection's subscriptions when its session outlives it.
+    fn persist_subs(&self) {
+        if self.session_expiry == 0 {
+            return;
+        }
+        if let Some(db) = &self.shared.persist
+            && let Ok(hub) = self.shared.hub.lock()
+            && let Some(c) = hub.clients.get(&self.session.client_id)
+        {
+            db.update_subs(&self.session.client_id, &c.subs);
+        }
+    }
+
     /// Writes the buffered packets (one TLS write).
     async fn flush_out(&mut self) -> std::io::Result<()> {
         if self.out.is_empty() {
@@ -985,6 +1128,7 @@ impl Conn {
         let mut p = if self.version == protocol_level::V5 {
             let mut p = PublishPacket::new(m.topic, m.payload.to_vec(), qos);
             p.properties = m.properties;
+            self.alias_topic(&mut p);
             p
         } else {
             PublishPacket::new_v311(m.topic, m.payload.to_vec(), qos)
@@ -1008,6 +1152,25 @@ impl Conn {
             p.packet_id = Some(pid);
         }
         wire::encode_packet(&Packet::Publish(p), &mut self.out)
+    }
+
+    /// Outbound topic alias (MQTT v5 §3.3.2.3.4), if the client announced a Topic Alias
+    /// Maximum: a topic seen before goes as its alias with an empty Topic Name; a new one gets
+    /// the next alias (topic + alias) while aliases are left; then topics go in full.
+    fn alias_topic(&mut self, p: &mut PublishPacket) {
+        if self.client_alias_max == 0 {
+            return;
+        }
+        if let Some(&alias) = self.out_aliases.get(&p.topic_name) {
+            p.topic_name = String::new();
+            p.properties.set_topic_alias(alias);
+            return;
+        }
+        let next = u16::try_from(self.out_aliases.len()).map_or(u16::MAX, |n| n.saturating_add(1));
+        if next <= self.client_alias_max {
+            self.out_aliases.insert(p.topic_name.clone(), next);
+            p.properties.set_topic_alias(next);
+        }
     }
 
     /// Sends queued deliveries while the outbound window has room.
@@ -1182,6 +1345,7 @@ impl Conn {
                     };
                     codes.push(code);
                 }
+                self.persist_subs();
                 let [hi, lo] = s.packet_id.to_be_bytes();
                 let mut body = vec![hi, lo];
                 if self.version == protocol_level::V5 {
@@ -1220,6 +1384,7 @@ impl Conn {
                         });
                     }
                 }
+                self.persist_subs();
                 let [hi, lo] = u.packet_id.to_be_bytes();
                 let mut out = vec![0xB0];
                 if self.version == protocol_level::V5 {

@@ -110,7 +110,7 @@ pub enum Error {
     /// The AS refused a token or introspection request (HTTP status and OAuth `error`).
     #[error("AS refused the request: HTTP {status} {error}")]
     AsRefused {
-        /// HTTP status.
+        /// HTTP status, or the CoAP code as class × 100 + detail (4.01 → 401).
         status: u16,
         /// The RFC 6749 §5.2 `error` name, or empty.
         error: String,

@@ -5,7 +5,9 @@
 //! reaches the sans-IO [`crate::ConnectionAuth`]. A token that needs it (a reference token
 //! that does not validate locally, or every token with [`IntrospectionConfig::all_tokens`])
 //! and has no cached result is introspected with [`introspect`] (`POST /introspect`,
-//! `application/ace+cbor`, HTTP Basic as the broker's client id). The answer is cached in
+//! `application/ace+cbor`, over HTTPS with HTTP Basic as the broker's client id, or — feature
+//! `coap` — over CoAP + OSCORE, the broker identified by its OSCORE Sender ID; response code
+//! 2.01 or 2.05 accepted). The answer is cached in
 //! the [`crate::TokenStore`] until `min(exp, now + max_age)`
 //! ([`crate::TokenStore::put_introspected`]); the auth engine then checks the cached claims
 //! ([`crate::AuthConfig::check_token_in`]) and the PoP exactly as for a local token, and
@@ -26,11 +28,36 @@ use crate::https::HttpsEndpoint;
 use crate::pop;
 use crate::token::TokenStore;
 
+/// Where the AS's introspection endpoint is.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum AsEndpoint {
+    /// HTTPS (address, trust anchors, the broker's client id and secret for HTTP Basic).
+    Https(HttpsEndpoint),
+    /// CoAP (feature `coap`): OSCORE-protected (a plain channel cannot authenticate the
+    /// broker, so the AS refuses it).
+    #[cfg(feature = "coap")]
+    Coap(crate::coap_as::CoapEndpoint),
+}
+
+impl From<HttpsEndpoint> for AsEndpoint {
+    fn from(e: HttpsEndpoint) -> Self {
+        Self::Https(e)
+    }
+}
+
+#[cfg(feature = "coap")]
+impl From<crate::coap_as::CoapEndpoint> for AsEndpoint {
+    fn from(e: crate::coap_as::CoapEndpoint) -> Self {
+        Self::Coap(e)
+    }
+}
+
 /// How the broker introspects.
 #[derive(Debug, Clone)]
 pub struct IntrospectionConfig {
-    /// The AS (its HTTPS address, trust anchors, the broker's client id and secret).
-    pub endpoint: HttpsEndpoint,
+    /// The AS.
+    pub endpoint: AsEndpoint,
     /// The introspection endpoint's path (default `/introspect`).
     pub path: String,
     /// Longest time a result is cached (it never outlives the token's `exp`).
@@ -44,9 +71,9 @@ impl IntrospectionConfig {
     /// Introspection at `endpoint`'s `/introspect`, results cached for at most 5 minutes,
     /// reference tokens only.
     #[must_use]
-    pub fn new(endpoint: HttpsEndpoint) -> Self {
+    pub fn new(endpoint: impl Into<AsEndpoint>) -> Self {
         Self {
-            endpoint,
+            endpoint: endpoint.into(),
             path: "/introspect".to_owned(),
             max_age: Duration::from_secs(300),
             all_tokens: false,
@@ -114,28 +141,33 @@ pub fn claims_of(r: IntrospectionResponse) -> Claims {
 /// Asks the AS about `token`: `Some(claims)` if active, `None` if not.
 ///
 /// # Errors
-/// [`Error::Transport`] / [`Error::Timeout`] towards the AS; [`Error::AsRefused`] for a
-/// non-200 answer (e.g. 401 when the broker's credentials are wrong, 403 without
-/// introspection rights).
+/// [`Error::Transport`] / [`Error::Timeout`] towards the AS; [`Error::AsRefused`] for an
+/// error answer (HTTP: not 200, e.g. 401 when the broker's credentials are wrong, 403
+/// without introspection rights; CoAP: not 2.01/2.05, `status` = class × 100 + detail, e.g.
+/// 401, 403).
 pub async fn introspect(cfg: &IntrospectionConfig, token: &[u8]) -> Result<Option<Claims>> {
     let body = IntrospectionRequest::new(token.to_vec())
         .encode()
         .map_err(|e| Error::Transport(format!("introspection request: {e}")))?;
-    let resp = cfg
-        .endpoint
-        .post(&cfg.path, "application/ace+cbor", &body)
-        .await?;
-    if resp.status != 200 {
-        let error = ace_core::ErrorResponse::decode(&resp.body)
+    let (ok, status, payload) = match &cfg.endpoint {
+        AsEndpoint::Https(e) => {
+            let resp = e.post(&cfg.path, "application/ace+cbor", &body).await?;
+            (resp.status == 200, resp.status, resp.body)
+        }
+        #[cfg(feature = "coap")]
+        AsEndpoint::Coap(e) => {
+            let resp = e.post(&cfg.path, body).await?;
+            (matches!(resp.code, 201 | 205), resp.code, resp.payload)
+        }
+    };
+    if !ok {
+        let error = ace_core::ErrorResponse::decode(&payload)
             .ok()
             .and_then(|e| e.error.name().map(str::to_owned))
             .unwrap_or_default();
-        return Err(Error::AsRefused {
-            status: resp.status,
-            error,
-        });
+        return Err(Error::AsRefused { status, error });
     }
-    let r = IntrospectionResponse::decode(&resp.body)
+    let r = IntrospectionResponse::decode(&payload)
         .map_err(|e| Error::Transport(format!("introspection response: {e}")))?;
     Ok(r.active.then(|| claims_of(r)))
 }

@@ -13,10 +13,13 @@
 //! clock (`now` is an argument), randomness passed in. The `broker` feature (default) adds a
 //! tokio + rustls broker (`broker`) that computes the exporter and runs a pub/sub core; the
 //! `client` feature (default) a tokio + rustls client connection (`driver`) with token
-//! sources (`token_source`, HTTPS to the AS via `https`).
+//! sources (`token_source`, HTTPS to the AS via `https`); `tls` builds TLS configurations
+//! with client certificates or raw public keys. Feature `persistence` (default) keeps broker
+//! sessions and retained messages in SQLite; feature `coap` (default) reaches the AS over
+//! CoAP/OSCORE (`coap_as`: token requests and introspection).
 //!
-//! What this crate does not do (yet): see the checklist in the README — notably TLS PSK/RPK
-//! client authentication.
+//! What this crate does not do (yet): see the checklist in the README — notably TLS PSK
+//! client authentication and RPK bound to `authz-info` tokens.
 //!
 //! ```
 //! use mqtt_tls_profile::{client, pop::ClientKey, wire};
@@ -57,12 +60,16 @@ pub mod wire;
 
 #[cfg(feature = "broker")]
 pub mod broker;
+#[cfg(feature = "coap")]
+pub mod coap_as;
 #[cfg(feature = "client")]
 pub mod driver;
 #[cfg(any(feature = "broker", feature = "client"))]
 pub mod https;
 #[cfg(feature = "broker")]
 pub mod introspect;
+#[cfg(any(feature = "broker", feature = "client"))]
+pub mod tls;
 #[cfg(feature = "client")]
 pub mod token_source;
 

@@ -170,3 +170,124 @@ impl TokenSource for HttpsTokenSource {
         self.request()
     }
 }
+
+/// Asks the AS's `/token` over CoAP (feature `coap`; RFC 9431 §2.1 with RFC 9200 §5.8:
+/// `application/ace+cbor`), OSCORE-protected or plain, through `ace-core`'s
+/// [`ace_core::ClientEngine`] (the request and the response checks are the same as the
+/// `ace token request` command's).
+///
+/// The scope is the text form of RFC 9431 §3 (base64url of the AIF-MQTT JSON, as over
+/// HTTPS): `ace-core`'s policy intersects binary scopes as AIF-REST, which AIF-MQTT is not.
+/// With a private key, `req_cnf` carries its public half; without one the AS generates a
+/// symmetric key (`cnf`). Over plain CoAP the request carries the endpoint's
+/// `client_secret`.
+#[cfg(feature = "coap")]
+pub struct CoapTokenSource {
+    /// The AS.
+    pub endpoint: crate::coap_as::CoapEndpoint,
+    /// The token endpoint's path (default `/token`).
+    pub path: String,
+    /// `client_id`.
+    pub client_id: String,
+    /// `audience`: the broker.
+    pub audience: String,
+    /// Requested scope.
+    pub scope: MqttAif,
+    /// The client's asymmetric PoP key, or `None` for an AS-generated symmetric key.
+    pub key: Option<PrivateKey>,
+    /// The clock for `expires_in`.
+    pub clock: fn() -> UnixTime,
+}
+
+#[cfg(feature = "coap")]
+impl core::fmt::Debug for CoapTokenSource {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CoapTokenSource")
+            .field("endpoint", &self.endpoint)
+            .field("client_id", &self.client_id)
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "coap")]
+impl CoapTokenSource {
+    /// A source for `client_id`, `audience` and `scope` at `endpoint`'s `/token`, system
+    /// clock.
+    #[must_use]
+    pub fn new(
+        endpoint: crate::coap_as::CoapEndpoint,
+        client_id: impl Into<String>,
+        audience: impl Into<String>,
+        scope: MqttAif,
+        key: Option<PrivateKey>,
+    ) -> Self {
+        Self {
+            endpoint,
+            path: "/token".to_owned(),
+            client_id: client_id.into(),
+            audience: audience.into(),
+            scope,
+            key,
+            clock: UnixTime::now,
+        }
+    }
+
+    /// One token request.
+    ///
+    /// # Errors
+    /// [`Error::Transport`] / [`Error::Timeout`] towards the AS; [`Error::AsRefused`] for an
+    /// error response (`status` = the CoAP code as class × 100 + detail, e.g. 400, 401);
+    /// [`Error::UnsupportedPopKey`] when the response binds no usable key.
+    pub async fn request(&self) -> Result<Credentials> {
+        let mut config = ace_core::ClientConfig::new(self.client_id.clone());
+        config.profiles = vec![ace_token::AceProfile::MQTT_TLS];
+        config.client_secret = self.endpoint.plain_secret().cloned();
+        if let Some(k) = &self.key {
+            let public = RustCrypto
+                .public_key(k)
+                .map_err(|e| Error::Token(e.into()))?;
+            config.req_cnf = Some(ace_token::Confirmation::cose_key(PopKey::public(public)));
+        }
+        let hints = ace_core::CreationHints {
+            as_uri: Some(format!("coap://{}{}", self.endpoint.addr, self.path)),
+            audience: Some(self.audience.clone()),
+            ..ace_core::CreationHints::default()
+        };
+        let step = ace_core::ClientEngine::new(config)
+            .request_token(&hints, Some(Scope::Text(scope_text(&self.scope)?)))
+            .map_err(|e| Error::Transport(format!("token request: {e}")))?;
+        let payload = step
+            .payload()
+            .map_err(|e| Error::Transport(format!("token request: {e}")))?;
+        let reply = self.endpoint.post(&self.path, payload).await?;
+        let info = step
+            .handle_response((self.clock)(), reply.coap_code(), &reply.payload)
+            .map_err(|e| match e {
+                ace_core::Error::Refused { error, .. } => Error::AsRefused {
+                    status: reply.code,
+                    error: error
+                        .and_then(|e| e.name().map(str::to_owned))
+                        .unwrap_or_default(),
+                },
+                e => Error::Transport(format!("token response: {e}")),
+            })?;
+        let key = match (&self.key, info.pop_key.as_ref().map(|k| &k.material)) {
+            (Some(k), _) => ClientKey::Private(k.clone()),
+            (None, Some(PopKeyMaterial::Symmetric(s))) => ClientKey::Symmetric(s.clone()),
+            (None, _) => return Err(Error::UnsupportedPopKey),
+        };
+        Ok(Credentials {
+            token: info.token,
+            key,
+            expires_at: Some(info.expires_at),
+        })
+    }
+}
+
+#[cfg(feature = "coap")]
+impl TokenSource for CoapTokenSource {
+    fn fetch(&mut self) -> impl Future<Output = Result<Credentials>> + Send {
+        self.request()
+    }
+}

@@ -512,3 +512,59 @@ async fn receive_maximum_both_directions() {
     assert!(p.recv().await.is_none());
     finish(s).await;
 }
+
+/// Outbound topic aliases (MQTT v5 §3.3.2.3.4): a subscriber that announces Topic Alias
+/// Maximum 2 gets the first two topics as topic + alias, then those topics as alias + empty
+/// Topic Name, and a third topic in full without an alias; a subscriber without the property
+/// always gets full topics and no alias.
+#[tokio::test]
+async fn outbound_topic_aliases_up_to_the_clients_maximum() {
+    let s = start().await;
+    let scope = r#"[["a/#",["pub","sub"]]]"#;
+    let tok = cwt_ed25519(scope, exp());
+    let mut aliased = Raw::connect(&s).await;
+    let mut c =
+        client::connect_with_exporter_pop("aliased", 30, &tok, &ed_client(), &aliased.exporter)
+            .unwrap();
+    c.properties.set_topic_alias_maximum(2);
+    aliased.send(&Packet::Connect(Box::new(c))).await;
+    assert_eq!(aliased.expect_connack().await, 0x00);
+    assert_eq!(aliased.subscribe_qos("a/#", QoS::AtMostOnce).await, 0);
+    let mut plain = Raw::login(&s, "plain", &tok, &ed_client()).await;
+    assert_eq!(plain.subscribe_qos("a/#", QoS::AtMostOnce).await, 0);
+    let mut pubr = Raw::login(&s, "pub", &tok, &ed_client()).await;
+    let sent = ["a/1", "a/2", "a/1", "a/3", "a/2"];
+    for (i, t) in sent.iter().enumerate() {
+        pubr.send(&publish(t, format!("m{i}").as_bytes(), QoS::AtMostOnce, 0))
+            .await;
+    }
+    // (Topic Name on the wire, alias) per delivery.
+    let expected = [
+        ("a/1", Some(1)),
+        ("a/2", Some(2)),
+        ("", Some(1)),
+        ("a/3", None),
+        ("", Some(2)),
+    ];
+    for (i, (topic, alias)) in expected.iter().enumerate() {
+        match aliased.recv().await {
+            Some(Packet::Publish(p)) => {
+                assert_eq!(p.payload.to_vec(), format!("m{i}").into_bytes());
+                assert_eq!(
+                    (p.topic_name.as_str(), p.properties.get_topic_alias()),
+                    (*topic, *alias),
+                    "delivery {i}"
+                );
+            }
+            other => panic!("expected PUBLISH, got {other:?}"),
+        }
+        match plain.recv().await {
+            Some(Packet::Publish(p)) => {
+                assert_eq!(p.topic_name, sent[i]);
+                assert_eq!(p.properties.get_topic_alias(), None);
+            }
+            other => panic!("expected PUBLISH, got {other:?}"),
+        }
+    }
+    finish(s).await;
+}
