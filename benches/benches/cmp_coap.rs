@@ -1,12 +1,36 @@
-//! CMP over CoAP: an `ir` round trip through our CoAP-to-HTTP proxy next to the same `ir`
-//! sent directly over HTTP, in the same run (goal: via_proxy ≤ 1.2 × bare).
+//! CMP over CoAP, transport floor: what our CoAP leg and proxy cost on top of an HTTP
+//! exchange when the CMP server costs **nothing**. The must-show comparison of RFC 9482
+//! issue #10 (an ir through our proxy next to the same ir sent directly over HTTP, goal
+//! ≤ 1.2×) is made against a real CMP server by `cargo xtask bench-cmp`
+//! (`crates/cmp-coap/examples/bench_vs_http.rs`: fresh ir transactions answered live by
+//! `openssl cmp -port`); this bench keeps the floor under it.
 //!
-//! The upstream is an **in-process fake HTTP CMP server** on 127.0.0.1 (tokio) that reads
-//! the RFC 6712 POST and answers with a recorded `openssl cmp` `ip`
-//! (crates/cmp-coap/tests/data/ir-rsp.der); the ir is `tests/data/ir.der`. `bare` posts the
-//! ir with the proxy's own HTTP client (`cmp_coap::proxy::forward`); `via_proxy` sends it
-//! with `CmpClient` (CoAP, Block1/Block2 at 1024-byte blocks) to the proxy, which
-//! forwards it over HTTP to the same upstream. Both sides run on loopback in one process.
+//! Groups (`cargo bench -p ace-benches --bench cmp_coap`, then `cargo xtask ratios`):
+//!
+//! * `ir_round_trip`: the upstream is an **in-process fake HTTP CMP server** on 127.0.0.1
+//!   (tokio) that reads the RFC 6712 POST and answers at once with a recorded `openssl cmp`
+//!   `ip` (crates/cmp-coap/tests/data/ir-rsp.der); the ir is `tests/data/ir.der`.
+//!   - `bare`: the ir posted with the proxy's own HTTP client (`cmp_coap::proxy::forward`):
+//!     one loopback HTTP exchange, ~50 µs here.
+//!   - `via_proxy`: `CmpClient` (CoAP, 1024-byte blocks) → our proxy → the same upstream:
+//!     `bare` + the CoAP leg.
+//!   - `via_proxy_separate_response`: the same against a second proxy with
+//!     `piggyback_window = 0` (empty ACK at once, then a separate CON response the client
+//!     ACKs: 4 datagrams instead of 2): the effect of the piggyback window in the same run.
+//! * `cmp_coap_leg`: the CoAP leg alone.
+//!   - `cmp_client_to_handler`: `CmpClient` → `CmpServer` whose handler answers the ip at
+//!     once (all CMP checks, ace-coap client driver, deferred handler task, piggybacked
+//!     response), ~45 µs here.
+//!   - `bare`: a raw tokio UDP exchange of the same bytes (ir out, ip back) between two
+//!     sockets of the same runtime, ~14 µs: the floor of any datagram transport here.
+//!
+//! Why ≤ 1.2× cannot be reached here: against an upstream that answers instantly,
+//! `via_proxy / bare` = (HTTP + CoAP leg) / HTTP. Even a zero-cost proxy needs at least one
+//! datagram exchange on top of the HTTP exchange, i.e. ≥ (50 + 14) / 50 ≈ 1.28× with the raw
+//! UDP floor; with the measured CoAP leg (~45 µs) it is ≈ 1.9×. The ratio only says
+//! something about a deployment once the CMP server's own work is in the denominator, which
+//! is what `cargo xtask bench-cmp` measures (there: ≈ 1.1×, see the cmp-coap README).
+//!
 //! The proxy's handler runs asynchronously (`Handled::Deferred`); since ace-coap holds the
 //! empty ACK back for `Config::piggyback_window` (100 ms), the fast upstream's answer is
 //! piggybacked on the ACK: 2 datagrams per exchange, not 4 (empty ACK, CON response,
@@ -20,19 +44,13 @@
 //! deduplication cache alike). The switch happens outside the timed section
 //! (`iter_custom`). The protocol parameters stay the RFC defaults.
 //!
-//! `via_proxy_separate_response` is the same as `via_proxy` against a second proxy with
-//! `piggyback_window = 0` (empty ACK at once, separate CON response): the effect of the
-//! piggyback window in the same run.
-//!
 //! Block size: ace-coap's default SZX 6 (1024-byte blocks, the largest) on loopback, so the
 //! ir (402 B) and the ip (912 B) each travel in one datagram: no block-wise round trips.
 //! Both HTTP legs open one connection per exchange (`Connection: close`, TCP_NODELAY), the
 //! proxy's default; its per-transaction connections (`ProxyConfig::transaction_idle`) do
 //! not apply, since every ir starts a new exchange here.
 //!
-//! Group `cmp_coap_leg` isolates the CoAP leg: `CmpClient` → `CmpServer` with a handler
-//! that answers the ip at once, next to a raw tokio UDP exchange of the same bytes
-//! (`bare`). `via_proxy` ≈ `ir_round_trip/bare` + `cmp_coap_leg/cmp_client_to_handler`.
+//! `via_proxy` ≈ `ir_round_trip/bare` + `cmp_coap_leg/cmp_client_to_handler`.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -9,6 +9,8 @@
 //! cargo xtask fuzz <target> [secs] run one fuzz target (default 60 s)
 //! cargo xtask bench [filter]       criterion benches, then the `ours / bare` ratio table
 //! cargo xtask ratios               print the ratio table of the last bench run
+//! cargo xtask bench-cmp [--n N]    fresh irs to `openssl cmp -port`: direct HTTP vs our CoAP
+//!                                  proxy, interleaved (crates/cmp-coap/examples/bench_vs_http.rs)
 //! ```
 //!
 //! The README's test command is `cargo test --workspace --all-features`; `cargo xtask test` runs
@@ -24,6 +26,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
+mod bench_cmp;
 mod load;
 
 /// Default number of inputs per fuzz target in the CI smoke run. The smoke run is bounded by
@@ -88,6 +91,7 @@ fn run(args: &[String]) -> Result<()> {
         }
         "ratios" => print_ratios(),
         "load" => load::run(rest),
+        "bench-cmp" => bench_cmp::run(rest),
         "help" | "-h" | "--help" => {
             println!("{}", HELP.trim());
             Ok(())
@@ -106,6 +110,7 @@ usage: cargo xtask <command>
   bench [filter]         criterion benches, then the ours/bare ratio table
   ratios                 ratio table of the last bench run
   load mqtt [--secs N] [--clients N]  loopback load: our ACE broker vs mosquitto (release)
+  bench-cmp [--n N] [--warmup N]  fresh irs to `openssl cmp -port`: direct HTTP vs our CoAP proxy
 ";
 
 fn parse_count(arg: Option<&String>, default: u64) -> Result<u64> {

@@ -1,10 +1,17 @@
 //! The TOML configuration (`[as]`, `[rs]`, `[client]`, `[storage]`); unknown fields are
 //! errors. Paths are relative to the configuration file's directory.
+//!
+//! One file may hold the tables of several commands: `ace as serve`, `ace rs serve` and the
+//! client commands read `[as]`, `[rs]`, `[client]`, `[storage]`; `ace cmp-proxy serve` reads
+//! `[cmp_proxy]`, `ace broker serve` `[broker]`. Each command checks its own tables strictly and
+//! skips the other commands' known tables without reading them; a table no command knows is an error
+//! (a typo such as `[cmp-proxy]` must not be silently ignored).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::CliError;
 
@@ -22,9 +29,33 @@ pub(crate) struct Config {
     /// Storage.
     #[serde(default)]
     pub(crate) storage: StorageSection,
+    /// `[cmp_proxy]`: read by `ace cmp-proxy serve` (`cmp_proxy.rs`), skipped here.
+    #[serde(default, rename = "cmp_proxy")]
+    _cmp_proxy: Option<IgnoredAny>,
+    /// `[broker]`: read by `ace broker serve` (`broker.rs`), skipped here.
+    #[serde(default, rename = "broker")]
+    _broker: Option<IgnoredAny>,
     /// Directory of the file (paths are relative to it).
     #[serde(skip)]
     pub(crate) dir: PathBuf,
+}
+
+/// Reads `path` as TOML into `T`; errors name the file and the line
+/// (`file:line: message`).
+///
+/// # Errors
+/// [`CliError::Config`] when the file cannot be read or does not match `T`.
+pub(crate) fn read_toml<T: DeserializeOwned>(path: &Path) -> Result<T, CliError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::Config(format!("cannot read config {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| {
+        let msg = e.message().replace('\n', " ");
+        let line = e
+            .span()
+            .and_then(|s| text.get(..s.start))
+            .map_or(0, |t| t.matches('\n').count() + 1);
+        CliError::Config(format!("{}:{line}: {msg}", path.display()))
+    })
 }
 
 /// `[as]`.
@@ -242,19 +273,7 @@ impl Config {
     /// # Errors
     /// [`CliError::Config`] with the file name and the TOML error.
     pub(crate) fn load(path: &Path) -> Result<Self, CliError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| CliError::Config(format!("cannot read config {}: {e}", path.display())))?;
-        let mut cfg: Config = toml::from_str(&text).map_err(|e| {
-            let msg = e.message().replace('\n', " ");
-            let line = e
-                .span()
-                .map(|s| {
-                    text.get(..s.start)
-                        .map_or(0, |t| t.matches('\n').count() + 1)
-                })
-                .unwrap_or(0);
-            CliError::Config(format!("{}:{line}: {msg}", path.display()))
-        })?;
+        let mut cfg: Config = read_toml(path)?;
         cfg.dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Ok(cfg)
     }
@@ -291,5 +310,41 @@ impl Config {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "ace".into());
         base.with_file_name(format!("{stem}-{role}.sqlite"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn other_commands_tables_coexist_and_unknown_tables_are_refused() {
+        let dir = std::env::temp_dir().join(format!("ace-config-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("shared.toml");
+        // [cmp_proxy] and [broker] belong to other commands: skipped, whatever they hold.
+        std::fs::write(
+            &f,
+            "[rs]\naudience = \"rs1\"\ncoap = \"127.0.0.1:5684\"\nas_uri = \"coap://as/token\"\nissuer = \"as\"\ntoken_key = \"k\"\n[cmp_proxy]\nupstream = \"http://127.0.0.1:1/\"\n[cmp_proxy.oscore]\nsequence_db = \"p.sqlite\"\n[broker]\nlisten = 1\n",
+        )
+        .unwrap();
+        let cfg = Config::load(&f).unwrap();
+        assert_eq!(cfg.rs.map(|r| r.audience).as_deref(), Some("rs1"));
+        // a table no command reads (a typo of [cmp_proxy]) is an error with file:line
+        std::fs::write(&f, "[storage]\n\n[cmp-proxy]\nupstream = \"x\"\n").unwrap();
+        let Err(CliError::Config(m)) = Config::load(&f) else {
+            panic!("unknown table accepted")
+        };
+        assert!(
+            m.contains("cmp-proxy") && m.contains("shared.toml:3"),
+            "{m}"
+        );
+        // our own tables stay strict
+        std::fs::write(&f, "[storage]\npaht = \"x\"\n").unwrap();
+        let Err(CliError::Config(m)) = Config::load(&f) else {
+            panic!("unknown key accepted")
+        };
+        assert!(m.contains("paht"), "{m}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -14,12 +14,16 @@ use ace_oscore::profile::OscoreProfile;
 use ace_oscore::{ContextParams, ContextSet, SecurityContext};
 use ace_server::{AsService, RsOscore, RsService, SecurityMode, StoreSink};
 use ace_store::SqliteStore;
-use ace_token::crypto::{Rng, SecretBytes};
+use ace_token::crypto::SecretBytes;
 use ace_token::{AceProfile, Algorithm, KeySet, RustCrypto, TokenKey, UnixTime};
 
 use crate::CliError;
 use crate::config::Config;
 use crate::keys;
+
+pub(crate) mod persisted_oscore;
+
+use persisted_oscore::context;
 
 fn coap_oscore() -> AceProfile {
     AceProfile(ace_oscore::profile::COAP_OSCORE)
@@ -30,32 +34,6 @@ fn open_db(cfg: &Config, role: &str) -> Result<Arc<SqliteStore>, CliError> {
     SqliteStore::open(&path)
         .map(Arc::new)
         .map_err(|e| CliError::Runtime(format!("cannot open {}: {e}", path.display())))
-}
-
-/// A context that continues after the persisted sequence number (RFC 8613 B.1.1) and asks
-/// the first request to prove freshness with Echo (B.1.2) when state was persisted before.
-/// Sequence records are per (Sender ID, Recipient ID, ID Context), so any number of peers
-/// of one service keep separate records.
-fn context(
-    db: &SqliteStore,
-    secret: &[u8],
-    sender: &[u8],
-    recipient: &[u8],
-) -> Result<SecurityContext<RustCrypto>, CliError> {
-    let params = ContextParams::new(secret, b"", sender, recipient);
-    let persisted = db
-        .sequence_store()
-        .get_context(sender, recipient, None)
-        .map_err(|e| CliError::Runtime(format!("SQLite: {e}")))?;
-    let ctx = match persisted {
-        Some(n) => {
-            let mut echo = [0u8; 8];
-            ace_token::crypto::os_rng().fill_bytes(&mut echo);
-            SecurityContext::restore(RustCrypto, params, n, &echo)
-        }
-        None => SecurityContext::new(RustCrypto, params),
-    };
-    ctx.map_err(|e| CliError::Config(format!("OSCORE context: {e}")))
 }
 
 fn bind_err(e: ace_server::Error) -> CliError {

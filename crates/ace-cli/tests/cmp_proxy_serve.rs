@@ -4,6 +4,11 @@
 //! * Without external peers (part of `cargo test`): an in-process fake HTTP CMP server that
 //!   answers the recorded `openssl cmp` ip (`crates/cmp-coap/tests/data`); upstream down →
 //!   5.02, silent upstream → 5.04, configuration errors → exit 2, address in use → exit 3.
+//! * OSCORE (`[cmp_proxy.oscore]`): an ir protected by `CmpClient` over ace-oscore's
+//!   `OscoreClient` is relayed byte for byte, a plain CoAP client gets 4.01, and after
+//!   kill -9 + restart the proxy's contexts continue after every Partial IV they sent
+//!   (RFC 8613 Appendix B.1) and demand Echo before serving again (a replayed request from
+//!   before the restart is not served).
 //! * `#[ignore]`d interop (`cargo test -p ace-cli --test cmp_proxy_serve -- --ignored`): the
 //!   real `openssl cmp -port … -srv_secret pass:1234` mock server as the upstream; it
 //!   answers the recorded, PBM-protected ir live (recipNonce = our senderNonce) and the
@@ -62,8 +67,12 @@ struct Proxy {
 /// Starts `ace cmp-proxy serve <args>` on a free loopback port and waits for its
 /// "listening" line.
 async fn start_proxy(args: &[&str]) -> Proxy {
-    let port = free_udp_port();
-    let listen = format!("127.0.0.1:{port}");
+    start_proxy_on(SocketAddr::from(([127, 0, 0, 1], free_udp_port())), args).await
+}
+
+/// Starts `ace cmp-proxy serve --listen <listen> <args>` and waits for its "listening" line.
+async fn start_proxy_on(listen: SocketAddr, args: &[&str]) -> Proxy {
+    let listen = listen.to_string();
     let mut child = Command::new(ACE)
         .args(["cmp-proxy", "serve", "--listen", &listen])
         .args(args)
@@ -97,6 +106,16 @@ async fn start_proxy(args: &[&str]) -> Proxy {
 }
 
 impl Proxy {
+    /// kill -9: no shutdown code runs, only what the proxy persisted survives.
+    async fn kill_9(mut self) {
+        self.child.start_kill().unwrap();
+        let status = tokio::time::timeout(LIMIT, self.child.wait())
+            .await
+            .expect("the killed proxy did not exit")
+            .unwrap();
+        assert!(!status.success());
+    }
+
     /// ctrl-c: SIGINT, then exit status 0 and the "stopped" line, within the limit.
     async fn interrupt_and_wait(mut self) {
         let pid = self.child.id().unwrap();
@@ -495,4 +514,210 @@ async fn ctrl_c_lets_the_exchange_in_flight_finish() {
         "the exchange in flight got its answer before the stop"
     );
     assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+}
+
+/// A symmetric COSE_Key file (`ace keys generate --kind symmetric` writes the same form).
+fn write_symmetric_key(path: &Path, k: &[u8]) {
+    use coset::CborSerializable;
+    let key = coset::CoseKeyBuilder::new_symmetric_key(k.to_vec()).build();
+    std::fs::write(path, key.to_vec().unwrap()).unwrap();
+}
+
+/// `Sender ID → Recipient ID` context with `secret` (no salt, no ID Context, as the proxy's).
+fn oscore_context(
+    secret: &[u8],
+    sender: &[u8],
+    recipient: &[u8],
+) -> ace_oscore::SecurityContext<ace_token::RustCrypto> {
+    ace_oscore::SecurityContext::new(
+        ace_token::RustCrypto,
+        ace_oscore::ContextParams::new(secret, b"", sender, recipient),
+    )
+    .unwrap()
+}
+
+/// One OSCORE-protected GET of `/.well-known/cmp` made with `ctx`, as sent on the wire.
+fn protected_probe(
+    ctx: &mut ace_oscore::SecurityContext<ace_token::RustCrypto>,
+) -> (ace_coap::Message, ace_oscore::ProtectedRequest) {
+    let inner = ace_oscore::Message::new(0x01)
+        .with_option(
+            ace_oscore::consts::option::URI_PATH,
+            b".well-known".to_vec(),
+        )
+        .with_option(ace_oscore::consts::option::URI_PATH, b"cmp".to_vec());
+    let sent = ctx.protect_request(&inner).unwrap();
+    (ace_oscore::coap::to_coap(sent.message.clone()), sent)
+}
+
+/// Sends `request` as it is and returns the answer's outer message.
+async fn raw_exchange(
+    coap: &ace_coap::Client,
+    peer: SocketAddr,
+    request: ace_coap::Message,
+) -> ace_oscore::Message {
+    let rsp = tokio::time::timeout(LIMIT, coap.request(peer, request, true))
+        .await
+        .unwrap()
+        .unwrap();
+    ace_oscore::coap::from_coap(&rsp)
+}
+
+/// The server's Partial IV in an outer response (present when it used its own sequence
+/// number, e.g. for an Echo challenge).
+fn server_piv(outer: &ace_oscore::Message) -> Option<u64> {
+    let opt = outer.option(ace_oscore::consts::option::OSCORE)?;
+    ace_oscore::OscoreOption::decode(opt)
+        .unwrap()
+        .partial_iv_u64()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oscore_protected_ir_plain_refused_and_no_sequence_reuse_after_kill_9() {
+    let ir = data("ir.der");
+    let ip = data("ir-rsp.der");
+    let (upstream, mut seen) = fake_upstream(Some(ip.clone()), Duration::ZERO).await;
+    let dir = std::env::temp_dir().join(format!("ace-cmp-proxy-oscore-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (ee_secret, probe_secret) = ([0x11u8; 16], [0x22u8; 32]);
+    write_symmetric_key(&dir.join("ee.key"), &ee_secret);
+    write_symmetric_key(&dir.join("probe.key"), &probe_secret);
+    let cfg = dir.join("proxy.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[cmp_proxy]\nupstream = \"http://{upstream}/pkix/\"\nmap_path_suffix = false\n\n\
+             [cmp_proxy.oscore]\nsequence_db = \"proxy.sqlite\"\n\n\
+             [[cmp_proxy.oscore.peers]]\nsender_id = \"ee\"\nrecipient_id = \"proxy\"\nsecret_file = \"ee.key\"\n\n\
+             [[cmp_proxy.oscore.peers]]\nsender_id = \"probe\"\nrecipient_id = \"proxy\"\nsecret_file = \"probe.key\"\n"
+        ),
+    )
+    .unwrap();
+    let cfg_arg = cfg.to_str().unwrap();
+    let listen = SocketAddr::from(([127, 0, 0, 1], free_udp_port()));
+    let proxy = start_proxy_on(listen, &["--config", cfg_arg]).await;
+
+    // The EE: CmpClient over ace-oscore's OscoreClient (Sender ID "ee"); the same client
+    // (and its sequence numbers) is used across the proxy's restarts.
+    let (coap, driver) =
+        ace_coap::Client::bind("127.0.0.1:0".parse().unwrap(), ace_coap::Config::default())
+            .await
+            .unwrap();
+    tokio::spawn(driver.run());
+    let ee = CmpClient::new(
+        ace_oscore::coap::OscoreClient::new(
+            coap.clone(),
+            oscore_context(&ee_secret, b"ee", b"proxy"),
+            ace_oscore::MemorySequenceStore::default(),
+        ),
+        listen,
+        ClientConfig {
+            request_timeout: LIMIT,
+            ..ClientConfig::default()
+        },
+    );
+    let rsp = tokio::time::timeout(LIMIT, ee.send(ir.clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rsp.code, ace_coap::Code::CHANGED);
+    assert_eq!(rsp.der, ip, "the ip is relayed byte for byte");
+    let http = tokio::time::timeout(LIMIT, seen.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(http.ends_with(&ir), "the upstream got the exact ir");
+
+    // Plain CoAP: refused by the OSCORE layer with 4.01; nothing reaches the upstream.
+    let plain = cmp_client(listen).await;
+    let err = tokio::time::timeout(LIMIT, plain.send(ir.clone()))
+        .await
+        .unwrap()
+        .unwrap_err();
+    let Error::CoapStatus { code, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(*code, ace_coap::Code::UNAUTHORIZED);
+
+    // A request of the probe peer accepted now (fresh context: no Echo needed); kept to be
+    // replayed after the restart.
+    let mut probe = oscore_context(&probe_secret, b"probe", b"proxy");
+    let (old_request, sent) = protected_probe(&mut probe);
+    let outer = raw_exchange(&coap, listen, old_request.clone()).await;
+    let mut binding = sent.binding;
+    let inner = probe.unprotect_response(&mut binding, &outer).unwrap();
+    assert_eq!(
+        inner.code, 0x85,
+        "GET on the CMP resource: 4.05, verified and answered"
+    );
+    assert_eq!(
+        server_piv(&outer),
+        None,
+        "the answer reuses the request's nonce"
+    );
+
+    // Every Partial IV the proxy's probe context sends, over all runs.
+    let mut used = std::collections::BTreeSet::new();
+    let mut proxy = proxy;
+    for run in 1..=3 {
+        proxy.kill_9().await;
+        proxy = start_proxy_on(listen, &["--config", cfg_arg]).await;
+        if run == 1 {
+            // The replayed request from before the kill is not served: the restored
+            // context asks for Echo first (RFC 8613 B.1.2).
+            let outer = raw_exchange(&coap, listen, old_request.clone()).await;
+            let piv = server_piv(&outer).expect("an Echo challenge under the proxy's own PIV");
+            assert!(used.insert(piv), "run {run}: Partial IV {piv} reused");
+        }
+        // Two new probe requests: each is answered with an Echo challenge protected under a
+        // fresh Partial IV of the proxy's context, above every one sent before the kill.
+        for _ in 0..2 {
+            let (request, sent) = protected_probe(&mut probe);
+            let outer = raw_exchange(&coap, listen, request).await;
+            let piv = server_piv(&outer).expect("the proxy's own Partial IV");
+            assert!(
+                used.iter().all(|&p| p < piv),
+                "run {run}: Partial IV {piv} not above {used:?}"
+            );
+            assert!(used.insert(piv));
+            let mut binding = sent.binding;
+            let inner = probe.unprotect_response(&mut binding, &outer).unwrap();
+            assert_eq!(inner.code, 0x81, "4.01");
+            assert!(inner.option(ace_oscore::consts::option::ECHO).is_some());
+        }
+        // The EE's OscoreClient answers the Echo challenge by itself: the ir goes through.
+        let rsp = tokio::time::timeout(LIMIT, ee.send(ir.clone()))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(rsp.der, ip, "run {run}");
+        let http = tokio::time::timeout(LIMIT, seen.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(http.ends_with(&ir));
+    }
+    assert_eq!(used.len(), 7);
+    assert!(
+        seen.try_recv().is_err(),
+        "only the EE's irs reached the upstream"
+    );
+    proxy.interrupt_and_wait().await;
+    // The records in the file are above everything the contexts sent.
+    let db = ace_store::SqliteStore::open(&dir.join("proxy.sqlite")).unwrap();
+    let probe_record = db
+        .sequence_store()
+        .get_context(b"proxy", b"probe", None)
+        .unwrap()
+        .unwrap();
+    assert!(used.iter().all(|&p| p < probe_record), "{probe_record}");
+    assert!(
+        db.sequence_store()
+            .get_context(b"proxy", b"ee", None)
+            .unwrap()
+            .is_some()
+    );
+    drop(db);
+    let _ = std::fs::remove_dir_all(&dir);
 }
