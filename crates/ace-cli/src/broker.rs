@@ -21,6 +21,7 @@ use mqtt_tls_profile::https::HttpsEndpoint;
 use mqtt_tls_profile::introspect::{AsEndpoint, IntrospectionConfig};
 use mqtt_tls_profile::tls::ClientCerts;
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 
 use crate::CliError;
 use crate::keys;
@@ -31,6 +32,18 @@ use crate::keys;
 pub(crate) struct BrokerFile {
     /// The broker.
     pub(crate) broker: BrokerSection,
+    /// The other commands' tables (`crate::config`): skipped here, so one file can serve
+    /// several commands; any other table is still an error.
+    #[serde(default, rename = "as")]
+    _as: Option<IgnoredAny>,
+    #[serde(default, rename = "rs")]
+    _rs: Option<IgnoredAny>,
+    #[serde(default, rename = "client")]
+    _client: Option<IgnoredAny>,
+    #[serde(default, rename = "storage")]
+    _storage: Option<IgnoredAny>,
+    #[serde(default, rename = "cmp_proxy")]
+    _cmp_proxy: Option<IgnoredAny>,
     /// Directory of the file (paths are relative to it).
     #[serde(skip)]
     pub(crate) dir: PathBuf,
@@ -191,16 +204,7 @@ impl BrokerFile {
     /// # Errors
     /// [`CliError::Config`] with the file name, the line and the TOML error.
     pub(crate) fn load(path: &Path) -> Result<Self, CliError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| CliError::Config(format!("cannot read config {}: {e}", path.display())))?;
-        let mut cfg: Self = toml::from_str(&text).map_err(|e| {
-            let msg = e.message().replace('\n', " ");
-            let line = e.span().map_or(0, |s| {
-                text.get(..s.start)
-                    .map_or(0, |t| t.matches('\n').count() + 1)
-            });
-            CliError::Config(format!("{}:{line}: {msg}", path.display()))
-        })?;
+        let mut cfg: Self = crate::config::read_toml(path)?;
         cfg.dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Ok(cfg)
     }
@@ -451,5 +455,33 @@ pub(crate) async fn serve(file: &BrokerFile, listen: Option<SocketAddr>) -> Resu
         Err(_) => Err(CliError::Runtime(
             "the broker did not stop within 10 s".into(),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, text: &str) -> PathBuf {
+        let p = dir.join("ace.toml");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn other_commands_tables_coexist_and_unknown_tables_are_refused() {
+        let dir = std::env::temp_dir().join(format!("ace-broker-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let broker = "[broker]\nlisten = \"127.0.0.1:8883\"\ntls_cert = \"c.pem\"\n\
+                      tls_key = \"k.pem\"\naudience = \"broker\"\n";
+        let shared = format!("{broker}[as]\nissuer = \"as\"\n[cmp_proxy]\nx = 1\n[storage]\n");
+        let cfg = BrokerFile::load(&write(&dir, &shared)).unwrap();
+        assert_eq!(cfg.broker.audience, "broker");
+        let typo = format!("{broker}[brokr]\nlisten = 1\n");
+        let Err(CliError::Config(msg)) = BrokerFile::load(&write(&dir, &typo)) else {
+            panic!("an unknown table must be refused");
+        };
+        assert!(msg.contains("ace.toml:"), "{msg}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
