@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ace_oscore::{ContextParams, SecurityContext};
-use ace_token::RustCrypto;
+use ace_oscore::ContextParams;
 use ace_token::crypto::SecretBytes;
 use ace_token::{KeySet, Policy, TokenKey, Validator};
 use coset::iana;
@@ -297,16 +296,9 @@ async fn coap_endpoint(
     );
     let db = ace_store::SqliteStore::open(&state)
         .map_err(|e| CliError::Runtime(format!("cannot open {}: {e}", state.display())))?;
-    let store = db.sequence_store();
-    let persisted = store
-        .get_context(sender.as_bytes(), i.as_sender_id.as_bytes(), None)
-        .map_err(|e| CliError::Runtime(format!("SQLite: {e}")))?;
     let params = ContextParams::new(&secret, b"", sender.as_bytes(), i.as_sender_id.as_bytes());
-    let ctx = match persisted {
-        Some(n) => SecurityContext::restore_without_echo(RustCrypto, params, n),
-        None => SecurityContext::new(RustCrypto, params),
-    }
-    .map_err(|e| CliError::Config(format!("[broker.introspection] OSCORE context: {e}")))?;
+    let ctx = crate::serve::persisted_oscore::client_context(&db, params)?;
+    let store = db.sequence_store();
     let mut endpoint = CoapEndpoint::oscore(addr, ctx, store)
         .await
         .map_err(|e| CliError::Runtime(e.to_string()))?;

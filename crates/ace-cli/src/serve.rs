@@ -11,7 +11,7 @@ use ace_core::{
 };
 use ace_oscore::coap::{OscoreClient, OscoreLayer, SharedOscoreLayer};
 use ace_oscore::profile::OscoreProfile;
-use ace_oscore::{ContextParams, ContextSet, SecurityContext};
+use ace_oscore::{ContextParams, ContextSet};
 use ace_server::{AsService, RsOscore, RsService, SecurityMode, StoreSink};
 use ace_store::SqliteStore;
 use ace_token::crypto::SecretBytes;
@@ -415,20 +415,8 @@ async fn rs_trl(
         t.oscore_sender_id.as_bytes(),
         t.as_sender_id.as_bytes(),
     );
-    let persisted = db
-        .sequence_store()
-        .get_context(
-            t.oscore_sender_id.as_bytes(),
-            t.as_sender_id.as_bytes(),
-            None,
-        )
-        .map_err(|e| CliError::Runtime(format!("SQLite: {e}")))?;
     // A client context: continue after the persisted number, no Echo state.
-    let ctx = match persisted {
-        Some(n) => SecurityContext::restore_without_echo(RustCrypto, params, n),
-        None => SecurityContext::new(RustCrypto, params),
-    }
-    .map_err(|e| CliError::Config(format!("OSCORE context with the AS: {e}")))?;
+    let ctx = persisted_oscore::client_context(db, params)?;
     let (coap, driver) = ace_coap::Client::bind(
         if t.as_coap.is_ipv4() {
             SocketAddr::from(([0, 0, 0, 0], 0))
@@ -617,20 +605,8 @@ pub(crate) async fn client_get(cfg: &Config, path: &str) -> Result<Code, CliErro
             })?;
     let (_, _, params) = ace_server::oscore_rs::decode_context(&record)
         .ok_or_else(|| CliError::Runtime("malformed OSCORE context record".into()))?;
-    let persisted =
-        c.db.sequence_store()
-            .get_context(
-                &params.sender_id,
-                &params.recipient_id,
-                params.id_context.as_deref(),
-            )
-            .map_err(|e| CliError::Runtime(format!("SQLite: {e}")))?;
     // A client receives no requests: continue after the persisted number, no Echo state.
-    let ctx = match persisted {
-        Some(n) => SecurityContext::restore_without_echo(RustCrypto, params, n),
-        None => SecurityContext::new(RustCrypto, params),
-    }
-    .map_err(|e| CliError::Runtime(format!("OSCORE context: {e}")))?;
+    let ctx = persisted_oscore::client_context(&c.db, params)?;
     let to_rs = OscoreClient::new(c.coap.clone(), ctx, c.db.sequence_store());
     let r = match to_rs
         .request(c.rs_addr, Message::request(Code::GET, path))

@@ -55,3 +55,30 @@ pub(crate) fn context(
     };
     ctx.map_err(|e| CliError::Config(format!("OSCORE context: {e}")))
 }
+
+/// A client-only context (it sends requests and never answers any, so it keeps no replay
+/// window and needs no Echo): continues after the Sender Sequence Number persisted for
+/// (`params.sender_id`, `params.recipient_id`, `params.id_context`) in `db` (RFC 8613
+/// Appendix B.1.1), or starts at 0 when none was.
+///
+/// # Errors
+/// [`CliError::Runtime`] when the SQLite file cannot be read, [`CliError::Config`] when the
+/// parameters do not make a context.
+pub(crate) fn client_context(
+    db: &SqliteStore,
+    params: ContextParams,
+) -> Result<SecurityContext<RustCrypto>, CliError> {
+    let persisted = db
+        .sequence_store()
+        .get_context(
+            &params.sender_id,
+            &params.recipient_id,
+            params.id_context.as_deref(),
+        )
+        .map_err(|e| CliError::Runtime(format!("SQLite: {e}")))?;
+    match persisted {
+        Some(n) => SecurityContext::restore_without_echo(RustCrypto, params, n),
+        None => SecurityContext::new(RustCrypto, params),
+    }
+    .map_err(|e| CliError::Config(format!("OSCORE context: {e}")))
+}
