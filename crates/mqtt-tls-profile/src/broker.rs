@@ -431,8 +431,14 @@ impl Broker {
                 let db = persist::Persist::open(path)
                     .map_err(|e| std::io::Error::other(format!("persistence: {e}")))?;
                 let now = (config.clock)();
+                let limits = persist::Limits {
+                    max_session_expiry: config.max_session_expiry,
+                    max_sessions: config.max_sessions,
+                    queue_len: config.queue_len,
+                    max_packet_size: config.max_packet_size,
+                };
                 let (retained, sessions) = db
-                    .load(now)
+                    .load(now, &limits)
                     .map_err(|e| std::io::Error::other(format!("persistence: {e}")))?;
                 for r in retained {
                     hub.retained.insert(
@@ -446,7 +452,9 @@ impl Broker {
                 let mono = Instant::now();
                 for l in sessions {
                     let mut s = l.session;
-                    s.ends_at = Some(mono + Duration::from_secs(l.ends_at.0.saturating_sub(now.0)));
+                    // `load` bounds `ends_at` by `max_session_expiry`; checked all the same.
+                    let left = Duration::from_secs(l.ends_at.0.saturating_sub(now.0));
+                    s.ends_at = Some(mono.checked_add(left).unwrap_or(mono));
                     hub.sessions.insert(l.client_id, s);
                 }
                 tracing::info!(

@@ -95,6 +95,12 @@ impl CoapEndpoint {
     /// numbers must survive a restart); with `None` they go as plain CoAP and `client_secret`
     /// is what token requests carry.
     ///
+    /// # Security
+    /// The OSCORE variant restarts its Sender Sequence Number at 0 in every process: two
+    /// runs with the same Master Secret reuse Partial IVs, that is AEAD nonces under one key
+    /// (RFC 8613 §7.2.1). Use it for tests and one-shot tools only; a service uses
+    /// [`CoapEndpoint::oscore`] with a persisted [`ace_oscore::SequenceStore`].
+    ///
     /// # Errors
     /// [`Error::Transport`] if the socket cannot be bound or the context derived.
     pub async fn bind(

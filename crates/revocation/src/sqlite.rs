@@ -91,6 +91,12 @@ impl QueueResult {
     }
 }
 
+/// Longest value (a `cti` or a token hash) taken from the administration queue, bytes.
+pub const MAX_QUEUE_VALUE: usize = 1024;
+
+/// Longest reason taken from the administration queue, bytes.
+pub const MAX_QUEUE_REASON: usize = 4096;
+
 /// SQLite-backed [`crate::TrlStore`].
 #[derive(Debug)]
 pub struct SqliteTrlStore {
@@ -205,8 +211,12 @@ impl SqliteTrlStore {
 
     /// The queued revocations without a result, oldest first.
     ///
+    /// Strict: a malformed pending row fails the whole call. A reader that must not be
+    /// stopped by one (the AS's poll loop) calls
+    /// [`SqliteTrlStore::refuse_malformed_revocations`] first.
+    ///
     /// # Errors
-    /// [`Error::Store`] (also for an entry of unknown kind).
+    /// [`Error::Store`] (also for an entry of unknown kind or a column of the wrong type).
     pub fn pending_revocations(&self) -> Result<Vec<QueuedRevocation>> {
         let mut st = self
             .conn
@@ -239,6 +249,93 @@ impl SqliteTrlStore {
             });
         }
         Ok(out)
+    }
+
+    /// Completes every pending queue entry that is not what
+    /// [`SqliteTrlStore::enqueue_revocation`] writes as [`QueueResult::Failed`]
+    /// (`malformed queue entry: ..`), and returns how many. The queue is written by another
+    /// process, so its rows are untrusted input: an unknown kind, a column of the wrong type,
+    /// an empty value or one over [`MAX_QUEUE_VALUE`] bytes, a reason that is not UTF-8 text
+    /// of at most [`MAX_QUEUE_REASON`] bytes, a negative id. Refused entries
+    /// are never applied (not even in part) and no longer stop
+    /// [`SqliteTrlStore::pending_revocations`] from returning the entries behind them.
+    ///
+    /// # Errors
+    /// [`Error::Store`] when the database fails.
+    pub fn refuse_malformed_revocations(&self) -> Result<usize> {
+        // Everything is read as type names, lengths and bytes, so that no row (text that is
+        // not UTF-8 included) can fail the read itself.
+        type Raw = (
+            i64,
+            String,
+            Option<Vec<u8>>,
+            String,
+            i64,
+            String,
+            Option<Vec<u8>>,
+        );
+        let rows: Vec<Raw> = {
+            let mut st = self
+                .conn
+                .prepare_cached(
+                    "SELECT id, typeof(kind), \
+                     CASE WHEN length(CAST(kind AS BLOB)) <= 8 THEN CAST(kind AS BLOB) END, \
+                     typeof(value), length(CAST(value AS BLOB)), typeof(reason), \
+                     CASE WHEN length(CAST(reason AS BLOB)) <= ?1 THEN CAST(reason AS BLOB) END \
+                     FROM trl_admin_queue WHERE result IS NULL ORDER BY id",
+                )
+                .map_err(|e| db(&e))?;
+            let rows = st
+                .query_map(params![i64_of(MAX_QUEUE_REASON as u64)?], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get::<_, Option<i64>>(4)?.unwrap_or(0),
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
+                })
+                .map_err(|e| db(&e))?;
+            rows.collect::<rusqlite::Result<_>>().map_err(|e| db(&e))?
+        };
+        let max_value = i64_of(MAX_QUEUE_VALUE as u64)?;
+        let mut refused = 0;
+        for (id, kind_type, kind, value_type, value_len, reason_type, reason) in rows {
+            let why = if id < 0 {
+                Some("negative id")
+            } else if kind_type != "text" || !matches!(kind.as_deref(), Some(b"cti" | b"hash")) {
+                Some("unknown kind")
+            } else if value_type != "blob" {
+                Some("value is not a byte string")
+            } else if value_len == 0 {
+                Some("empty value")
+            } else if value_len > max_value {
+                Some("value longer than 1024 bytes")
+            } else if reason_type != "text" {
+                Some("reason is not text")
+            } else {
+                match reason.as_deref().map(core::str::from_utf8) {
+                    None => Some("reason longer than 4096 bytes"),
+                    Some(Err(_)) => Some("reason is not UTF-8"),
+                    Some(Ok(_)) => None,
+                }
+            };
+            if let Some(why) = why {
+                self.conn
+                    .execute(
+                        "UPDATE trl_admin_queue SET result = ?2 WHERE id = ?1",
+                        params![
+                            id,
+                            QueueResult::Failed(format!("malformed queue entry: {why}")).encode()
+                        ],
+                    )
+                    .map_err(|e| db(&e))?;
+                refused += 1;
+            }
+        }
+        Ok(refused)
     }
 
     /// Records what the AS did with queue entry `id`.
@@ -451,6 +548,65 @@ impl crate::store::TrlStore for SqliteTrlStore {
 mod tests {
     use super::*;
     use std::vec;
+
+    /// Rows `ace as revoke` would never write, between two good ones: the strict read
+    /// fails on them; once refused, the good entries come back whole and each bad one is
+    /// completed as failed (never applied, never returned again).
+    #[test]
+    fn malformed_queue_rows_are_refused_one_by_one() {
+        let s = SqliteTrlStore::open_in_memory().unwrap();
+        let good1 = s
+            .enqueue_revocation(&RevokeTarget::Cti(vec![1]), "lost")
+            .unwrap();
+        s.conn
+            .execute_batch(
+                "INSERT INTO trl_admin_queue (kind, value, reason) VALUES ('token', X'01', 'r');
+                 INSERT INTO trl_admin_queue (kind, value, reason) VALUES ('cti', 'text', 'r');
+                 INSERT INTO trl_admin_queue (kind, value, reason) VALUES ('hash', X'', 'r');
+                 INSERT INTO trl_admin_queue (kind, value, reason) VALUES (X'00', X'01', 'r');
+                 INSERT INTO trl_admin_queue (kind, value, reason) VALUES (CAST(X'FF' AS TEXT), X'01', 'r');
+                 INSERT INTO trl_admin_queue (kind, value, reason) VALUES ('cti', X'01', X'00');
+                 INSERT INTO trl_admin_queue (kind, value, reason) VALUES ('cti', X'01', CAST(X'C3' AS TEXT));
+                 INSERT INTO trl_admin_queue (kind, value, reason) VALUES ('cti', 5, 'r');
+                 INSERT INTO trl_admin_queue (kind, value, reason)
+                   VALUES ('hash', zeroblob(2000000), 'r');
+                 INSERT INTO trl_admin_queue (kind, value, reason)
+                   VALUES ('cti', X'01', CAST(zeroblob(5000) AS TEXT));
+                 INSERT INTO trl_admin_queue (id, kind, value, reason) VALUES (-7, 'cti', X'01', 'r');",
+            )
+            .unwrap();
+        let good2 = s
+            .enqueue_revocation(
+                &RevokeTarget::Hash(TokenHash::from_raw(vec![0x2f, 1, 2])),
+                "stolen",
+            )
+            .unwrap();
+        assert!(matches!(s.pending_revocations(), Err(Error::Store(_))));
+        assert_eq!(s.refuse_malformed_revocations().unwrap(), 11);
+        let p = s.pending_revocations().unwrap();
+        assert_eq!(
+            p.iter().map(|q| q.id).collect::<Vec<_>>(),
+            vec![good1, good2]
+        );
+        let failed: Vec<(i64, String)> = s
+            .conn
+            .prepare("SELECT id, result FROM trl_admin_queue WHERE result IS NOT NULL ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(failed.len(), 11, "{failed:?}");
+        assert!(
+            failed
+                .iter()
+                .all(|(_, r)| r.starts_with("failed:malformed queue entry: ")),
+            "{failed:?}"
+        );
+        // Nothing left to refuse; the good ones stay pending until completed.
+        assert_eq!(s.refuse_malformed_revocations().unwrap(), 0);
+        assert_eq!(s.pending_revocations().unwrap().len(), 2);
+    }
 
     #[test]
     fn admin_queue_round_trip_and_refuses_tokens() {

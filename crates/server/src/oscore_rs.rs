@@ -29,7 +29,7 @@ use ace_oscore::coap::SharedOscoreLayer;
 use ace_oscore::profile::{OscoreProfile, RsChannel, RsChannels};
 use ace_oscore::{ContextParams, SecurityContext};
 use ace_store::SqliteStore;
-use ace_token::crypto::Rng;
+use ace_token::crypto::{Rng, SecretBytes};
 use ace_token::{RustCrypto, UnixTime};
 use coset::iana::EnumI64 as _;
 
@@ -137,7 +137,9 @@ impl RsOscore {
             .values_with_prefix(KV_PREFIX)
             .map_err(|e| store_err(&e))?
         {
-            let rec = Record::decode(&value)
+            // The record holds the Master Secret: zeroized when dropped.
+            let value = SecretBytes::new(value);
+            let rec = Record::decode(value.expose())
                 .ok_or_else(|| Error::Tls(format!("malformed OSCORE context record {key}")))?;
             if rec.expires_at.is_some_and(|e| now >= e) {
                 db.delete_value(&key).map_err(|e| store_err(&e))?;
@@ -255,7 +257,7 @@ impl RsOscore {
                     expires_at,
                     params: new.params.clone(),
                 };
-                db.put_value(&kv_key(&new.material_id), &rec.encode())
+                db.put_value(&kv_key(&new.material_id), rec.encode().expose())
                     .map_err(|e| store_err(&e))?;
             }
             let ctx = SecurityContext::new(RustCrypto, new.params).map_err(|e| oscore_err(&e))?;
@@ -282,10 +284,10 @@ impl RsOscore {
                 if let Some(mut rec) = db
                     .get_value(&key)
                     .map_err(|e| store_err(&e))?
-                    .and_then(|v| Record::decode(&v))
+                    .and_then(|v| Record::decode(SecretBytes::new(v).expose()))
                 {
                     rec.expires_at = expires_at;
-                    db.put_value(&key, &rec.encode())
+                    db.put_value(&key, rec.encode().expose())
                         .map_err(|e| store_err(&e))?;
                 }
             }
@@ -365,6 +367,8 @@ pub fn encode_context(
         params: params.clone(),
     }
     .encode()
+    .expose()
+    .to_vec()
 }
 
 /// Decodes [`encode_context`]; `None` when malformed.
@@ -425,8 +429,19 @@ impl Reader<'_> {
 const RECORD_VERSION: u8 = 1;
 
 impl Record {
-    fn encode(&self) -> Vec<u8> {
-        let mut out = vec![RECORD_VERSION];
+    /// The encoded record (it holds the Master Secret: zeroized when dropped).
+    fn encode(&self) -> SecretBytes {
+        // Capacity reserved up front so that no reallocation leaves a copy behind.
+        let p = &self.params;
+        let cap = 64
+            + self.material_id.len()
+            + p.master_secret.len()
+            + p.master_salt.len()
+            + p.sender_id.len()
+            + p.recipient_id.len()
+            + p.id_context.as_ref().map_or(0, Vec::len);
+        let mut out = Vec::with_capacity(cap);
+        out.push(RECORD_VERSION);
         put(&mut out, &self.material_id);
         match self.expires_at {
             Some(e) => {
@@ -435,7 +450,6 @@ impl Record {
             }
             None => out.push(0),
         }
-        let p = &self.params;
         put(&mut out, &p.master_secret);
         put(&mut out, &p.master_salt);
         put(&mut out, &p.sender_id);
@@ -450,7 +464,7 @@ impl Record {
         out.extend_from_slice(&p.aead.to_i64().to_be_bytes());
         out.extend_from_slice(&p.hkdf.to_i64().to_be_bytes());
         out.push(u8::from(p.send_kid_context));
-        out
+        SecretBytes::new(out)
     }
 
     fn decode(b: &[u8]) -> Option<Self> {
@@ -464,7 +478,7 @@ impl Record {
             [1] => Some(UnixTime(r.u64()?)),
             _ => return None,
         };
-        let secret = r.bytes()?;
+        let secret = SecretBytes::new(r.bytes()?);
         let salt = r.bytes()?;
         let sender = r.bytes()?;
         let recipient = r.bytes()?;
@@ -475,7 +489,7 @@ impl Record {
         if !r.0.is_empty() {
             return None;
         }
-        let mut params = ContextParams::new(&secret, &salt, &sender, &recipient)
+        let mut params = ContextParams::new(secret.expose(), &salt, &sender, &recipient)
             .with_aead(aead)
             .with_hkdf(hkdf);
         if let Some(c) = id_context {
@@ -503,7 +517,7 @@ mod tests {
             expires_at: Some(UnixTime(1_800_000_000)),
             params,
         };
-        let enc = rec.encode();
+        let enc = rec.encode().expose().to_vec();
         let back = Record::decode(&enc).unwrap();
         assert_eq!(back.material_id, rec.material_id);
         assert_eq!(back.expires_at, rec.expires_at);

@@ -91,7 +91,8 @@ impl crate::AsService {
         }
     }
 
-    /// One pass of [`crate::AsService::watch_revocation_queue`]: applies every pending entry;
+    /// One pass of [`crate::AsService::watch_revocation_queue`]: refuses malformed entries
+    /// ([`SqliteTrlStore::refuse_malformed_revocations`]), applies every other pending entry;
     /// returns how many were applied.
     ///
     /// # Errors
@@ -102,9 +103,27 @@ impl crate::AsService {
         queue: &Mutex<SqliteTrlStore>,
     ) -> crate::Result<usize> {
         let lock = || queue.lock().map_err(|_| crate::Error::Poisoned);
-        let pending = lock()?.pending_revocations()?;
+        let pending = {
+            let q = lock()?;
+            // Rows from another process: a malformed one is answered as failed instead of
+            // failing every poll (and with it every revocation queued behind it).
+            let refused = q.refuse_malformed_revocations()?;
+            if refused > 0 {
+                tracing::warn!(
+                    refused,
+                    "TRL administration queue: malformed entries refused"
+                );
+            }
+            q.pending_revocations()?
+        };
         let n = pending.len();
-        for entry in pending {
+        for mut entry in pending {
+            // The reason is logged and stored: no control characters (no forged log lines).
+            entry.reason = entry
+                .reason
+                .chars()
+                .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+                .collect();
             let result = match self.revoke(&entry.target, &entry.reason).await {
                 Ok(r) => QueueResult::Done(r.status),
                 Err(crate::Error::Trl(revocation::Error::UnknownToken)) => {

@@ -7,6 +7,15 @@ use ace_token::UnixTime;
 
 use super::{Msg, StoredSession};
 
+/// What a load reads at most (unused without the feature).
+#[allow(dead_code)] // read by the SQLite implementation only
+pub(super) struct Limits {
+    pub(super) max_session_expiry: u32,
+    pub(super) max_sessions: usize,
+    pub(super) queue_len: usize,
+    pub(super) max_packet_size: usize,
+}
+
 /// Never constructed.
 pub(super) enum Persist {}
 
@@ -32,6 +41,7 @@ impl Persist {
     pub(super) fn load(
         &self,
         _: UnixTime,
+        _: &Limits,
     ) -> std::io::Result<(Vec<LoadedRetained>, Vec<LoadedSession>)> {
         match *self {}
     }
