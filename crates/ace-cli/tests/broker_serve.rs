@@ -784,7 +784,12 @@ async fn broker_serve_introspects_over_coap_and_requires_raw_public_keys() {
     .unwrap();
     let (mut child, addr, _rx) = spawn_broker(&cfg);
 
-    let mut as_ep = CoapEndpoint::bind(as_addr, Some((client_secret, b"c1", b"as")), None)
+    let ctx = ace_oscore::SecurityContext::new(
+        ace_token::RustCrypto,
+        ace_oscore::ContextParams::new(client_secret, b"", b"c1", b"as"),
+    )
+    .unwrap();
+    let mut as_ep = CoapEndpoint::oscore(as_addr, ctx, ace_oscore::MemorySequenceStore::default())
         .await
         .unwrap();
     as_ep.timeout = T;

@@ -5,7 +5,7 @@
 //! `client_secret` in the token request, and introspection is not possible).
 //!
 //! The CoAP client is `ace-coap`'s; its driver runs on a task spawned by
-//! [`CoapEndpoint::bind`] until the last clone of the endpoint is dropped.
+//! [`CoapEndpoint::plain`] / [`CoapEndpoint::oscore`] until the last clone of the endpoint is dropped.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use ace_coap::{Code, Message};
 use ace_crypto::SecretBytes;
+use ace_oscore::SecurityContext;
 use ace_oscore::coap::OscoreClient;
-use ace_oscore::{ContextParams, MemorySequenceStore, SecurityContext};
 use ace_token::RustCrypto;
 
 use crate::error::{Error, Result};
@@ -86,47 +86,22 @@ fn code_number(c: Code) -> u16 {
 }
 
 impl CoapEndpoint {
-    /// A CoAP client socket for `as_addr` (bound to the loopback address when the AS is on
-    /// loopback, else to the unspecified address of its family) and its driver task.
+    /// A plain-CoAP endpoint (loopback test deployments, `ace as serve --insecure`): token
+    /// requests carry `client_secret`. The client socket is bound to the loopback address when
+    /// the AS is on loopback, else to the unspecified address of its family, and driven by a
+    /// task until the last clone of the endpoint is dropped.
     ///
-    /// With `oscore = Some((master_secret, sender_id, recipient_id))` the requests are
-    /// OSCORE-protected with a new context (Master Salt empty, Sender Sequence Numbers from 0,
-    /// kept in memory: use [`CoapEndpoint::oscore`] for a context whose sequence
-    /// numbers must survive a restart); with `None` they go as plain CoAP and `client_secret`
-    /// is what token requests carry.
-    ///
-    /// # Security
-    /// The OSCORE variant restarts its Sender Sequence Number at 0 in every process: two
-    /// runs with the same Master Secret reuse Partial IVs, that is AEAD nonces under one key
-    /// (RFC 8613 §7.2.1). Use it for tests and one-shot tools only; a service uses
-    /// [`CoapEndpoint::oscore`] with a persisted [`ace_oscore::SequenceStore`].
+    /// There is deliberately no OSCORE variant with an implicit in-memory sequence store: a
+    /// context whose Sender Sequence Number restarts at 0 in every process reuses AEAD nonces
+    /// (RFC 8613 §7.2.1). Use [`CoapEndpoint::oscore`] and choose the store.
     ///
     /// # Errors
-    /// [`Error::Transport`] if the socket cannot be bound or the context derived.
-    pub async fn bind(
-        as_addr: SocketAddr,
-        oscore: Option<(&[u8], &[u8], &[u8])>,
-        client_secret: Option<&[u8]>,
-    ) -> Result<Self> {
+    /// [`Error::Transport`] if the socket cannot be bound.
+    pub async fn plain(as_addr: SocketAddr, client_secret: &[u8]) -> Result<Self> {
         let client = Self::client_for(as_addr).await?;
-        let channel = match oscore {
-            Some((secret, sender, recipient)) => {
-                let ctx = SecurityContext::new(
-                    RustCrypto,
-                    ContextParams::new(secret, b"", sender, recipient),
-                )
-                .map_err(|e| Error::Transport(format!("OSCORE context: {e}")))?;
-                CoapChannel::Oscore(Arc::new(OscoreClient::new(
-                    client.clone(),
-                    ctx,
-                    MemorySequenceStore::default(),
-                )))
-            }
-            None => CoapChannel::Plain(SecretBytes::from_slice(client_secret.unwrap_or_default())),
-        };
         Ok(Self {
             addr: as_addr,
-            channel,
+            channel: CoapChannel::Plain(SecretBytes::from_slice(client_secret)),
             client,
             timeout: Duration::from_secs(10),
         })
@@ -135,7 +110,7 @@ impl CoapEndpoint {
     /// An OSCORE endpoint with a caller-made context and sequence store (e.g. a context
     /// restored from a persistent store, RFC 8613 Appendix B.1.1, so that Sender Sequence
     /// Numbers are never reused after a restart); socket and driver as in
-    /// [`CoapEndpoint::bind`].
+    /// [`CoapEndpoint::plain`].
     ///
     /// # Errors
     /// [`Error::Transport`] if the socket cannot be bound.

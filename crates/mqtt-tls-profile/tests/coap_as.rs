@@ -154,10 +154,19 @@ fn ed() -> PrivateKey {
     PrivateKey::generate(KeyType::Ed25519, &mut ace_crypto::os_rng())
 }
 
+/// An OSCORE endpoint to the AS with an in-memory sequence store (one process per test).
+async fn oscore_endpoint(addr: SocketAddr, secret: &[u8], sender: &[u8]) -> CoapEndpoint {
+    CoapEndpoint::oscore(
+        addr,
+        ctx(secret, sender, b"as"),
+        MemorySequenceStore::default(),
+    )
+    .await
+    .unwrap()
+}
+
 async fn client_endpoint(a: &CoapAs, secret: &[u8]) -> CoapEndpoint {
-    let mut e = CoapEndpoint::bind(a.oscore, Some((secret, b"c1", b"as")), None)
-        .await
-        .unwrap();
+    let mut e = oscore_endpoint(a.oscore, secret, b"c1").await;
     e.timeout = Duration::from_secs(5);
     e
 }
@@ -196,7 +205,7 @@ async fn coap_token_source_over_oscore_and_plain_coap() {
         c.disconnect().await.unwrap();
 
         // Plain CoAP with client_secret.
-        let plain = CoapEndpoint::bind(a.plain, None, Some(CLIENT_SECRET)).await.unwrap();
+        let plain = CoapEndpoint::plain(a.plain, CLIENT_SECRET).await.unwrap();
         let src = CoapTokenSource::new(plain, "client1", AUDIENCE, aif(SCOPE), Some(ed()));
         let creds = src.request().await.unwrap();
         assert!(creds.expires_at.is_some());
@@ -218,7 +227,7 @@ async fn coap_token_source_over_oscore_and_plain_coap() {
             matches!(&e, Some(Error::AsRefused { status: 400, error }) if error == "invalid_scope"),
             "{e:?}"
         );
-        let wrong = CoapEndpoint::bind(a.plain, None, Some(b"wrong")).await.unwrap();
+        let wrong = CoapEndpoint::plain(a.plain, b"wrong").await.unwrap();
         let e = CoapTokenSource::new(wrong, "client1", AUDIENCE, aif(SCOPE), Some(ed()))
             .request()
             .await
@@ -254,9 +263,7 @@ async fn coap_token_source_over_oscore_and_plain_coap() {
 async fn introspection_over_coap_oscore() {
     timeout(LIMIT, async {
         let a = start_coap_as(true, true).await;
-        let mut be = CoapEndpoint::bind(a.oscore, Some((B_OSCORE, b"b1", b"as")), None)
-            .await
-            .unwrap();
+        let mut be = oscore_endpoint(a.oscore, B_OSCORE, b"b1").await;
         be.timeout = Duration::from_secs(3);
         let mut ic = IntrospectionConfig::new(be);
         ic.max_age = Duration::from_secs(60);
@@ -304,9 +311,7 @@ async fn introspection_over_coap_oscore() {
 
         // A broker without introspection rights (4.03 at the AS) → 0x88.
         let a2 = start_coap_as(true, false).await;
-        let mut be = CoapEndpoint::bind(a2.oscore, Some((B_OSCORE, b"b1", b"as")), None)
-            .await
-            .unwrap();
+        let mut be = oscore_endpoint(a2.oscore, B_OSCORE, b"b1").await;
         be.timeout = Duration::from_secs(3);
         let b2 = start_broker(a2.auth_config(), |c| {
             c.introspection = Some(IntrospectionConfig::new(be));
@@ -328,9 +333,7 @@ async fn introspection_over_coap_oscore() {
 
         // An AS that does not answer (its CoAP servers stopped) → 0x88.
         a2.finish().await;
-        let mut be = CoapEndpoint::bind(a.oscore, Some((B_OSCORE, b"b1", b"as")), None)
-            .await
-            .unwrap();
+        let mut be = oscore_endpoint(a.oscore, B_OSCORE, b"b1").await;
         be.addr = "127.0.0.1:9".parse().unwrap();
         be.timeout = Duration::from_millis(500);
         let b3 = start_broker(a.auth_config(), |c| {
