@@ -145,7 +145,14 @@ impl UpstreamUrl {
             if inner.parse::<std::net::Ipv6Addr>().is_err() {
                 return Err(Error::Misuse("bad IPv6 literal in the upstream URL"));
             }
-            (format!("[{inner}]"), after.strip_prefix(':'))
+            let port = if after.is_empty() {
+                None
+            } else {
+                Some(after.strip_prefix(':').ok_or(Error::Misuse(
+                    "only `:port` may follow an IPv6 literal in the upstream URL",
+                ))?)
+            };
+            (format!("[{inner}]"), port)
         } else {
             match authority.split_once(':') {
                 Some((h, p)) => (h.to_owned(), Some(p)),
@@ -196,10 +203,15 @@ fn path_ok(p: &str) -> bool {
         })
 }
 
+/// A DNS name or IPv4 address (letters, digits, `.`, `-`), or a bracketed IPv6 literal
+/// (already checked by the parser).
 fn host_ok(h: &str) -> bool {
+    if let Some(inner) = h.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+        return inner.parse::<std::net::Ipv6Addr>().is_ok();
+    }
     !h.is_empty()
         && h.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'))
 }
 
 /// Maps a checked CMP request to the HTTP POST of RFC 6712 §3 (sans-IO).

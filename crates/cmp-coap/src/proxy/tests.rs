@@ -245,6 +245,14 @@ fn upstream_urls_are_parsed_strictly() {
         "http://h/a b",
         "http://h/a\r\nX: y",
         "http://h\r\n/",
+        // Found by the cmp_coap_upstream_url fuzz target: text after an IPv6 literal was
+        // dropped (a typo like `[::1]8080` went to port 80), and brackets or colons were
+        // accepted in a DNS host.
+        "http://[::1]x/",
+        "http://[::1]8080/",
+        "http://]",
+        "http://ca].exca.a",
+        "http://a[b/",
     ] {
         assert!(
             matches!(UpstreamUrl::parse(bad), Err(Error::Misuse(_))),
