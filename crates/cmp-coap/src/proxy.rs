@@ -203,6 +203,27 @@ fn path_ok(p: &str) -> bool {
         })
 }
 
+/// A `Host` header value (RFC 9110 §7.2): a host as [`host_ok`] checks it, optionally
+/// followed by `:port` (digits).
+fn host_header_ok(h: &str) -> bool {
+    let (host, port) = match h.rfind(']') {
+        // `[v6]` or `[v6]:port`
+        Some(i) => (
+            h.get(..=i).unwrap_or_default(),
+            h.get(i + 1..).unwrap_or_default(),
+        ),
+        None => match h.rsplit_once(':') {
+            Some((host, port)) => (host, h.get(host.len()..).unwrap_or(port)),
+            None => (h, ""),
+        },
+    };
+    let port_ok = port.is_empty()
+        || port
+            .strip_prefix(':')
+            .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    port_ok && host_ok(host)
+}
+
 /// A DNS name or IPv4 address (letters, digits, `.`, `-`), or a bracketed IPv6 literal
 /// (already checked by the parser).
 fn host_ok(h: &str) -> bool {
@@ -231,7 +252,7 @@ pub fn build_http_request(request: &CmpRequest, config: &ProxyConfig) -> Result<
         .upstream_host
         .clone()
         .unwrap_or_else(|| config.upstream.to_string());
-    if !host_ok(&host) {
+    if !host_header_ok(&host) {
         return Err(Error::Misuse("upstream host has unsafe characters"));
     }
     if request.der.len() > config.server.max_message_size {
@@ -711,7 +732,11 @@ fn check_config(config: &ProxyConfig) -> Result<()> {
     if !path_ok(&config.upstream_path) {
         return Err(Error::Misuse("upstream path has unsafe characters"));
     }
-    if config.upstream_host.as_deref().is_some_and(|h| !host_ok(h)) {
+    if config
+        .upstream_host
+        .as_deref()
+        .is_some_and(|h| !host_header_ok(h))
+    {
         return Err(Error::Misuse("upstream host has unsafe characters"));
     }
     Ok(())

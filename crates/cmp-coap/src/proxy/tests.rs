@@ -260,3 +260,28 @@ fn upstream_urls_are_parsed_strictly() {
         );
     }
 }
+
+#[test]
+fn host_header_values_with_and_without_port() {
+    for ok in [
+        "ca.example",
+        "ca.example:8080",
+        "127.0.0.1:80",
+        "[::1]",
+        "[::1]:9",
+    ] {
+        assert!(super::host_header_ok(ok), "{ok}");
+    }
+    for bad in [
+        "",
+        "ca.example:",
+        "ca:x",
+        "[::1]x",
+        "[zz]:1",
+        "a]:1",
+        "h\r\n",
+        "a b:1",
+    ] {
+        assert!(!super::host_header_ok(bad), "{bad}");
+    }
+}
