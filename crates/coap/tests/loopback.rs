@@ -300,3 +300,128 @@ async fn timeout_when_nobody_answers() {
         .unwrap();
     assert_eq!(r, Err(ace_coap::Error::Timeout));
 }
+
+/// The shell's direct paths under contention (two worker threads, 48 concurrent
+/// requests): deferred answers given with `respond` from other tasks (piggybacked, or
+/// after the piggyback window as a separate CON), `try_respond` from inside the handler
+/// (queued for the server task), requests from many tasks of one client; each answer
+/// reaches the right request, each handler runs once. After shutdown every path reports
+/// `Shutdown`, and a client whose driver never ran, or was aborted, fails instead of
+/// hanging.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_and_queued_paths_under_contention_then_shutdown() {
+    let mut server = Server::bind(loopback(), fast(), Router::new())
+        .await
+        .unwrap();
+    let addr = server.local_addr().unwrap();
+    let handle = server.handle();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (h1, h2, c1, c2) = (handle.clone(), handle.clone(), calls.clone(), calls.clone());
+    let router = server.endpoint_mut().router_mut();
+    router.insert(
+        "/later",
+        Box::new(
+            FnResource::new(move |req| {
+                c1.fetch_add(1, Ordering::SeqCst);
+                let (id, h, payload) = (req.id(), h1.clone(), req.payload().to_vec());
+                // Odd payloads answer after the piggyback window (50 ms with `fast`).
+                let wait = Duration::from_millis(if payload[0] % 2 == 1 { 80 } else { 0 });
+                tokio::spawn(async move {
+                    tokio::time::sleep(wait).await;
+                    let _ = h
+                        .respond(id, Message::response(Code::CHANGED, payload))
+                        .await;
+                });
+                ace_coap::Handled::Deferred
+            })
+            .methods(&[Code::POST]),
+        ),
+        false,
+    );
+    router.insert(
+        "/sync",
+        Box::new(
+            FnResource::new(move |req| {
+                c2.fetch_add(1, Ordering::SeqCst);
+                let answer = Message::response(Code::CHANGED, req.payload().to_vec());
+                h2.try_respond(req.id(), answer).unwrap();
+                ace_coap::Handled::Deferred
+            })
+            .methods(&[Code::POST]),
+        ),
+        false,
+    );
+    let task = tokio::spawn(server.serve());
+    let c = client().await;
+    let mut tasks = Vec::new();
+    for i in 0..48u8 {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            let path = if i % 3 == 0 { "/sync" } else { "/later" };
+            let r = timeout(LIMIT, c.post(addr, path, vec![i, 0xAA], None))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!((r.code, r.payload), (Code::CHANGED, vec![i, 0xAA]));
+        }));
+    }
+    for t in tasks {
+        timeout(LIMIT, t).await.unwrap().unwrap();
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 48, "each handler ran once");
+
+    // The server's own client uses the server's engine and socket.
+    let own = handle.client();
+    let r = timeout(LIMIT, own.post(addr, "/sync", vec![7], None))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.payload, vec![7]);
+
+    handle.shutdown().await;
+    timeout(LIMIT, task).await.unwrap().unwrap().unwrap();
+    let stale = ace_coap::Request::new(
+        Message::request(Code::GET, "/x"),
+        addr,
+        ace_coap::PeerIdentity::Anonymous,
+    )
+    .unwrap()
+    .id();
+    assert_eq!(
+        handle.respond(stale, Message::new(Code::CONTENT)).await,
+        Err(ace_coap::Error::Shutdown)
+    );
+    assert_eq!(
+        handle.try_respond(stale, Message::new(Code::CONTENT)),
+        Err(ace_coap::Error::Shutdown)
+    );
+    assert_eq!(
+        timeout(LIMIT, own.get(addr, "/sync")).await.unwrap(),
+        Err(ace_coap::Error::Shutdown)
+    );
+    let (never, driver) = Client::bind(loopback(), fast()).await.unwrap();
+    drop(driver);
+    assert_eq!(
+        timeout(LIMIT, never.get(addr, "/sync")).await.unwrap(),
+        Err(ace_coap::Error::Shutdown)
+    );
+    // A driver task that is aborted: a request in flight and later ones fail.
+    let silent = UdpSocket::bind(loopback()).await.unwrap();
+    let (aborted, driver) = Client::bind(loopback(), fast()).await.unwrap();
+    let driver = tokio::spawn(driver.run());
+    let pending = {
+        let c = aborted.clone();
+        let to = silent.local_addr().unwrap();
+        tokio::spawn(async move { c.get(to, "/x").await })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    driver.abort();
+    assert_eq!(
+        timeout(LIMIT, pending).await.unwrap().unwrap(),
+        Err(ace_coap::Error::Shutdown)
+    );
+    assert_eq!(
+        timeout(LIMIT, aborted.get(addr, "/sync")).await.unwrap(),
+        Err(ace_coap::Error::Shutdown)
+    );
+}

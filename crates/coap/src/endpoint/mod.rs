@@ -646,6 +646,14 @@ impl<S: SecurityLayer> Endpoint<S> {
         })
     }
 
+    /// Like [`Endpoint::poll_transmit`] but hands over the datagram's own buffer (no
+    /// copy), for the shell.
+    pub(crate) fn poll_transmit_owned(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
+        let datagram = self.out.pop_front()?;
+        self.stats.datagrams_sent += 1;
+        Some(datagram)
+    }
+
     /// The next event for the application.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
