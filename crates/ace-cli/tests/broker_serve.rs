@@ -23,6 +23,7 @@ use mqtt_tls_profile::mqtt5_protocol::packet::publish::PublishPacket;
 use mqtt_tls_profile::mqtt5_protocol::packet::subscribe::SubscribePacket;
 use mqtt_tls_profile::mqtt5_protocol::{Packet, QoS};
 use mqtt_tls_profile::pop::ClientKey;
+use mqtt_tls_profile::token_source::Credentials;
 use mqtt_tls_profile::{client, wire};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::time::timeout;
@@ -209,6 +210,71 @@ fn spawn_broker(cfg: &Path) -> (Broker, SocketAddr, std::sync::mpsc::Receiver<St
     (child, addr, rx)
 }
 
+/// The AS key pair, made with `ace keys generate` as `as.cose` (and `as.pub.cose`, which the
+/// broker reads) in `d`.
+fn generate_as_key(d: &Path) -> PrivateKey {
+    let o = Command::new(ACE)
+        .args([
+            "keys", "generate", "--kind", "p256", "--kid", "as-key", "-o",
+        ])
+        .arg(d.join("as.cose"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    read_private(&d.join("as.cose"))
+}
+
+/// A symmetric key made with `ace keys generate` as `name` in `d`.
+fn generate_secret(d: &Path, name: &str) -> Vec<u8> {
+    let o = Command::new(ACE)
+        .args(["keys", "generate", "--kind", "symmetric", "-o"])
+        .arg(d.join(name))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    read_symmetric(&d.join(name))
+}
+
+/// A self-signed `localhost` certificate for the broker, written with its key as
+/// `broker.crt.pem` and `broker.key.pem` in `d`; returns the certificate (DER).
+fn write_broker_cert(d: &Path) -> Vec<u8> {
+    let (cert, key) = ace_server::http::self_signed(&["localhost"]).unwrap();
+    std::fs::write(d.join("broker.crt.pem"), pem("CERTIFICATE", &cert)).unwrap();
+    std::fs::write(d.join("broker.key.pem"), pem("PRIVATE KEY", &key)).unwrap();
+    cert
+}
+
+/// The head of the `[broker]` table every served configuration starts with.
+const BROKER_TOML: &str = "[broker]\nlisten = \"127.0.0.1:0\"\ntls_cert = \"broker.crt.pem\"\n\
+                           tls_key = \"broker.key.pem\"\naudience = \"broker1\"\n\
+                           issuers = [\"as\"]\n";
+/// The AS key (`ace keys generate`'s public half) as the broker's token key.
+const AS_KEYS: &str = "\n[[broker.as_keys]]\nfile = \"as.pub.cose\"\n";
+
+/// Writes `broker.toml` in `d`: [`BROKER_TOML`] followed by `rest`.
+fn write_config(d: &Path, rest: &str) -> PathBuf {
+    let cfg = d.join("broker.toml");
+    std::fs::write(&cfg, format!("{BROKER_TOML}{rest}")).unwrap();
+    cfg
+}
+
+/// Credentials with a fresh Ed25519 PoP key and a token for `broker1` signed by `as_key`.
+fn signed_creds(as_key: &PrivateKey) -> Credentials {
+    let pop = PrivateKey::generate(KeyType::Ed25519, &mut ace_token::crypto::os_rng());
+    Credentials {
+        token: token(as_key, &pop, "broker1"),
+        key: ClientKey::Private(pop),
+        expires_at: None,
+    }
+}
+
+/// A token source that always hands out `c`.
+fn fixed(
+    c: Credentials,
+) -> impl FnMut() -> std::future::Ready<Result<Credentials, mqtt_tls_profile::Error>> + Send {
+    move || std::future::ready(Ok(c.clone()))
+}
+
 fn sigint(child: &Child) {
     let st = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -231,30 +297,20 @@ fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
     }
 }
 
+/// SIGINT, then exit 0 within [`T`].
+fn stop_gracefully(child: &mut Child) {
+    sigint(child);
+    let status = wait_exit(child, T);
+    assert!(status.success(), "exit status {status}");
+}
+
 #[tokio::test]
 async fn broker_serve_pub_sub_refusal_and_graceful_stop() {
     let d = tempdir("broker");
     // The AS key pair, with the `ace keys` command (the broker reads the public half).
-    let o = Command::new(ACE)
-        .args([
-            "keys", "generate", "--kind", "p256", "--kid", "as-key", "-o",
-        ])
-        .arg(d.join("as.cose"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let as_key = read_private(&d.join("as.cose"));
-    let (cert, key) = ace_server::http::self_signed(&["localhost"]).unwrap();
-    std::fs::write(d.join("broker.crt.pem"), pem("CERTIFICATE", &cert)).unwrap();
-    std::fs::write(d.join("broker.key.pem"), pem("PRIVATE KEY", &key)).unwrap();
-    let cfg = d.join("broker.toml");
-    std::fs::write(
-        &cfg,
-        "[broker]\nlisten = \"127.0.0.1:0\"\ntls_cert = \"broker.crt.pem\"\n\
-         tls_key = \"broker.key.pem\"\naudience = \"broker1\"\nissuers = [\"as\"]\n\
-         max_connections = 8\n\n[[broker.as_keys]]\nfile = \"as.pub.cose\"\n",
-    )
-    .unwrap();
+    let as_key = generate_as_key(&d);
+    let cert = write_broker_cert(&d);
+    let cfg = write_config(&d, &format!("max_connections = 8\n{AS_KEYS}"));
 
     let (mut child, addr, rx) = spawn_broker(&cfg);
 
@@ -394,13 +450,7 @@ async fn broker_serve_introspects_reference_tokens_and_resumes_sessions() {
     use mqtt_tls_profile::token_source::HttpsTokenSource;
 
     let d = tempdir("broker-introspect");
-    let o = Command::new(ACE)
-        .args(["keys", "generate", "--kind", "symmetric", "-o"])
-        .arg(d.join("broker.secret"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let broker_secret = read_symmetric(&d.join("broker.secret"));
+    let broker_secret = generate_secret(&d, "broker.secret");
 
     // The AS: client1 may get `room/+/temp`; broker1 may introspect.
     let scope = aif::MqttAif::from_json(br#"[["room/+/temp",["pub","sub"]]]"#).unwrap();
@@ -456,20 +506,14 @@ async fn broker_serve_introspects_reference_tokens_and_resumes_sessions() {
         std::future::pending(),
     ));
 
-    let (cert, key) = ace_server::http::self_signed(&["localhost"]).unwrap();
-    std::fs::write(d.join("broker.crt.pem"), pem("CERTIFICATE", &cert)).unwrap();
-    std::fs::write(d.join("broker.key.pem"), pem("PRIVATE KEY", &key)).unwrap();
-    let cfg = d.join("broker.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[broker]\nlisten = \"127.0.0.1:0\"\ntls_cert = \"broker.crt.pem\"\n\
-             tls_key = \"broker.key.pem\"\naudience = \"broker1\"\nissuers = [\"as\"]\n\
-             max_session_expiry = 60\n\n[broker.introspection]\nhttps = \"{as_addr}\"\n\
+    let cert = write_broker_cert(&d);
+    let cfg = write_config(
+        &d,
+        &format!(
+            "max_session_expiry = 60\n\n[broker.introspection]\nhttps = \"{as_addr}\"\n\
              ca_cert = \"as.crt.pem\"\nsecret_file = \"broker.secret\"\nmax_age = 60\n"
         ),
-    )
-    .unwrap();
+    );
     let (mut child, addr, _rx) = spawn_broker(&cfg);
 
     let endpoint = HttpsEndpoint {
@@ -486,9 +530,6 @@ async fn broker_serve_introspects_reference_tokens_and_resumes_sessions() {
         .unwrap();
     assert_eq!(creds.token.len(), 16, "a reference token");
     let tls = mqtt_tls_profile::https::client_tls(&[cert]).unwrap();
-    let fixed = |c: mqtt_tls_profile::token_source::Credentials| {
-        move || std::future::ready(Ok::<_, mqtt_tls_profile::Error>(c.clone()))
-    };
     let mut opts = ClientOptions::new("c1", "localhost", tls.clone());
     opts.session_expiry = 60;
     let mut c = MqttClient::connect(addr, opts.clone(), fixed(creds.clone()))
@@ -530,9 +571,7 @@ async fn broker_serve_introspects_reference_tokens_and_resumes_sessions() {
         "{r:?}"
     );
 
-    sigint(&child.0);
-    let status = wait_exit(&mut child.0, T);
-    assert!(status.success(), "exit status {status}");
+    stop_gracefully(&mut child.0);
     let _ = std::fs::remove_dir_all(&d);
 }
 
@@ -548,39 +587,16 @@ async fn broker_serve_introspects_reference_tokens_and_resumes_sessions() {
 #[tokio::test]
 async fn broker_serve_persists_sessions_and_retained_messages_across_kill_9() {
     use mqtt_tls_profile::driver::{ClientOptions, MqttClient};
-    use mqtt_tls_profile::token_source::Credentials;
 
     let d = tempdir("broker-persist");
-    let o = Command::new(ACE)
-        .args([
-            "keys", "generate", "--kind", "p256", "--kid", "as-key", "-o",
-        ])
-        .arg(d.join("as.cose"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let as_key = read_private(&d.join("as.cose"));
-    let (cert, key) = ace_server::http::self_signed(&["localhost"]).unwrap();
-    std::fs::write(d.join("broker.crt.pem"), pem("CERTIFICATE", &cert)).unwrap();
-    std::fs::write(d.join("broker.key.pem"), pem("PRIVATE KEY", &key)).unwrap();
-    let cfg = d.join("broker.toml");
-    std::fs::write(
-        &cfg,
-        "[broker]\nlisten = \"127.0.0.1:0\"\ntls_cert = \"broker.crt.pem\"\n\
-         tls_key = \"broker.key.pem\"\naudience = \"broker1\"\nissuers = [\"as\"]\n\
-         max_session_expiry = 60\npersistence = \"state.sqlite\"\n\n\
-         [[broker.as_keys]]\nfile = \"as.pub.cose\"\n",
-    )
-    .unwrap();
+    let as_key = generate_as_key(&d);
+    let cert = write_broker_cert(&d);
+    let cfg = write_config(
+        &d,
+        &format!("max_session_expiry = 60\npersistence = \"state.sqlite\"\n{AS_KEYS}"),
+    );
     let tls = mqtt_tls_profile::https::client_tls(&[cert]).unwrap();
-    let client_key = PrivateKey::generate(KeyType::Ed25519, &mut ace_token::crypto::os_rng());
-    let creds = Credentials {
-        token: token(&as_key, &client_key, "broker1"),
-        key: ClientKey::Private(client_key.clone()),
-        expires_at: None,
-    };
-    let fixed =
-        |c: Credentials| move || std::future::ready(Ok::<_, mqtt_tls_profile::Error>(c.clone()));
+    let creds = signed_creds(&as_key);
     let opts = |id: &str, clean: bool, expiry: u32| {
         let mut o = ClientOptions::new(id, "localhost", tls.clone());
         o.clean_start = clean;
@@ -673,9 +689,7 @@ async fn broker_serve_persists_sessions_and_retained_messages_across_kill_9() {
         ("t/r", &b"kept"[..], true)
     );
 
-    sigint(&child.0);
-    let status = wait_exit(&mut child.0, T);
-    assert!(status.success(), "exit status {status}");
+    stop_gracefully(&mut child.0);
     let _ = std::fs::remove_dir_all(&d);
 }
 
@@ -701,13 +715,7 @@ async fn broker_serve_introspects_over_coap_and_requires_raw_public_keys() {
     use mqtt_tls_profile::token_source::CoapTokenSource;
 
     let d = tempdir("broker-coap-introspect");
-    let o = Command::new(ACE)
-        .args(["keys", "generate", "--kind", "symmetric", "-o"])
-        .arg(d.join("broker.oscore"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let broker_secret = read_symmetric(&d.join("broker.oscore"));
+    let broker_secret = generate_secret(&d, "broker.oscore");
     let client_secret = b"client1-oscore-master-secret";
 
     // The AS over CoAP + OSCORE.
@@ -764,24 +772,18 @@ async fn broker_serve_introspects_over_coap_and_requires_raw_public_keys() {
     tokio::spawn(server.serve());
 
     // The broker: TLS certificate, the client's raw public key, CoAP introspection.
-    let (cert, key) = ace_server::http::self_signed(&["localhost"]).unwrap();
-    std::fs::write(d.join("broker.crt.pem"), pem("CERTIFICATE", &cert)).unwrap();
-    std::fs::write(d.join("broker.key.pem"), pem("PRIVATE KEY", &key)).unwrap();
+    let cert = write_broker_cert(&d);
     let (_, client_tls_key) = ace_server::http::self_signed(&["client1"]).unwrap();
     let spki = mqtt_tls_profile::tls::raw_public_key(&client_tls_key).unwrap();
     std::fs::write(d.join("client.pub.pem"), pem("PUBLIC KEY", &spki)).unwrap();
-    let cfg = d.join("broker.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[broker]\nlisten = \"127.0.0.1:0\"\ntls_cert = \"broker.crt.pem\"\n\
-             tls_key = \"broker.key.pem\"\naudience = \"broker1\"\nissuers = [\"as\"]\n\
-             client_raw_public_keys = [\"client.pub.pem\"]\n\n\
+    let cfg = write_config(
+        &d,
+        &format!(
+            "client_raw_public_keys = [\"client.pub.pem\"]\n\n\
              [broker.introspection]\ncoap = \"{as_addr}\"\noscore_sender_id = \"b1\"\n\
              oscore_secret_file = \"broker.oscore\"\noscore_state = \"oscore.sqlite\"\n"
         ),
-    )
-    .unwrap();
+    );
     let (mut child, addr, _rx) = spawn_broker(&cfg);
 
     let ctx = ace_oscore::SecurityContext::new(
@@ -802,9 +804,6 @@ async fn broker_serve_introspects_over_coap_and_requires_raw_public_keys() {
     .unwrap();
     let creds = source.request().await.unwrap();
     assert_eq!(creds.token.len(), 16, "a reference token");
-    let fixed = |c: mqtt_tls_profile::token_source::Credentials| {
-        move || std::future::ready(Ok::<_, mqtt_tls_profile::Error>(c.clone()))
-    };
     let mut c = MqttClient::connect(
         addr,
         ClientOptions::new("c1", "localhost", rpk_tls.clone()),
@@ -854,9 +853,7 @@ async fn broker_serve_introspects_over_coap_and_requires_raw_public_keys() {
     );
     c.disconnect().await.unwrap();
 
-    sigint(&child.0);
-    let status = wait_exit(&mut child.0, T);
-    assert!(status.success(), "exit status {status}");
+    stop_gracefully(&mut child.0);
     as_handle.shutdown().await;
     let _ = std::fs::remove_dir_all(&d);
 }
@@ -869,34 +866,19 @@ async fn broker_serve_introspects_over_coap_and_requires_raw_public_keys() {
 #[tokio::test]
 async fn broker_serve_requires_client_certificates() {
     use mqtt_tls_profile::driver::{ClientOptions, MqttClient};
-    use mqtt_tls_profile::token_source::Credentials;
 
     let d = tempdir("broker-client-cert");
-    let o = Command::new(ACE)
-        .args([
-            "keys", "generate", "--kind", "p256", "--kid", "as-key", "-o",
-        ])
-        .arg(d.join("as.cose"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let as_key = read_private(&d.join("as.cose"));
-    let (cert, key) = ace_server::http::self_signed(&["localhost"]).unwrap();
-    std::fs::write(d.join("broker.crt.pem"), pem("CERTIFICATE", &cert)).unwrap();
-    std::fs::write(d.join("broker.key.pem"), pem("PRIVATE KEY", &key)).unwrap();
+    let as_key = generate_as_key(&d);
+    let cert = write_broker_cert(&d);
     let (client_cert, client_key) = ace_server::http::self_signed(&["client1"]).unwrap();
     std::fs::write(d.join("client-ca.pem"), pem("CERTIFICATE", &client_cert)).unwrap();
-    let base = "[broker]\nlisten = \"127.0.0.1:0\"\ntls_cert = \"broker.crt.pem\"\n\
-                tls_key = \"broker.key.pem\"\naudience = \"broker1\"\nissuers = [\"as\"]\n";
-    let keys = "\n[[broker.as_keys]]\nfile = \"as.pub.cose\"\n";
-    let cfg = d.join("broker.toml");
 
     // Configuration errors first.
     for bad in [
         "require_client_cert = true\n",
         "client_ca = \"client-ca.pem\"\nclient_raw_public_keys = [\"k.pem\"]\n",
     ] {
-        std::fs::write(&cfg, format!("{base}{bad}{keys}")).unwrap();
+        let cfg = write_config(&d, &format!("{bad}{AS_KEYS}"));
         let o = Command::new(ACE)
             .args(["broker", "serve", "-c"])
             .arg(&cfg)
@@ -910,20 +892,12 @@ async fn broker_serve_requires_client_certificates() {
         );
     }
 
-    std::fs::write(
-        &cfg,
-        format!("{base}client_ca = \"client-ca.pem\"\nrequire_client_cert = true\n{keys}"),
-    )
-    .unwrap();
+    let cfg = write_config(
+        &d,
+        &format!("client_ca = \"client-ca.pem\"\nrequire_client_cert = true\n{AS_KEYS}"),
+    );
     let (mut child, addr, _rx) = spawn_broker(&cfg);
-    let pop = PrivateKey::generate(KeyType::Ed25519, &mut ace_token::crypto::os_rng());
-    let creds = Credentials {
-        token: token(&as_key, &pop, "broker1"),
-        key: ClientKey::Private(pop),
-        expires_at: None,
-    };
-    let fixed =
-        |c: Credentials| move || std::future::ready(Ok::<_, mqtt_tls_profile::Error>(c.clone()));
+    let creds = signed_creds(&as_key);
     let with_cert = mqtt_tls_profile::tls::client_tls_with_cert(
         std::slice::from_ref(&cert),
         std::slice::from_ref(&client_cert),
@@ -967,8 +941,6 @@ async fn broker_serve_requires_client_certificates() {
         );
     }
 
-    sigint(&child.0);
-    let status = wait_exit(&mut child.0, T);
-    assert!(status.success(), "exit status {status}");
+    stop_gracefully(&mut child.0);
     let _ = std::fs::remove_dir_all(&d);
 }

@@ -125,6 +125,17 @@ fn roots(cas: &[Vec<u8>]) -> Result<Arc<rustls::RootCertStore>> {
     Ok(Arc::new(store))
 }
 
+/// The trust anchors (DER) a client checks the broker's certificate against.
+fn trust_anchors(roots: &[Vec<u8>]) -> Result<rustls::RootCertStore> {
+    let mut store = rustls::RootCertStore::empty();
+    for r in roots {
+        store
+            .add(CertificateDer::from(r.clone()))
+            .map_err(|e| tls("trust anchor", e))?;
+    }
+    Ok(store)
+}
+
 fn server_config(
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
@@ -240,12 +251,7 @@ pub fn client_tls_with_cert(
     chain: &[Vec<u8>],
     key_pkcs8: &[u8],
 ) -> Result<Arc<rustls::ClientConfig>> {
-    let mut store = rustls::RootCertStore::empty();
-    for r in roots {
-        store
-            .add(CertificateDer::from(r.clone()))
-            .map_err(|e| tls("trust anchor", e))?;
-    }
+    let store = trust_anchors(roots)?;
     let chain = chain
         .iter()
         .map(|c| CertificateDer::from(c.clone()))
@@ -286,12 +292,7 @@ pub fn client_tls_with_raw_key(
     roots: &[Vec<u8>],
     key_pkcs8: &[u8],
 ) -> Result<Arc<rustls::ClientConfig>> {
-    let mut store = rustls::RootCertStore::empty();
-    for r in roots {
-        store
-            .add(CertificateDer::from(r.clone()))
-            .map_err(|e| tls("trust anchor", e))?;
-    }
+    let store = trust_anchors(roots)?;
     let spki = raw_public_key(key_pkcs8)?;
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_pkcs8.to_vec()));
     let signer = provider()

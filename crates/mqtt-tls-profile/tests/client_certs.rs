@@ -114,6 +114,22 @@ async fn connect(
     MqttClient::connect(r.addr, o, move || std::future::ready(Ok(c.clone()))).await
 }
 
+/// A client TLS configuration trusting `server_ca` and presenting a `client1` certificate
+/// issued by `client_ca`.
+fn client_cert_tls(server_ca: &Ca, client_ca: &Ca) -> Arc<rustls::ClientConfig> {
+    let (cert, key) = client_ca.leaf("client1", false);
+    client_tls_with_cert(&[server_ca.der()], &[cert], &key).unwrap()
+}
+
+/// With a valid token, the connection fails before any CONNACK: the TLS handshake fails.
+async fn assert_handshake_fails(r: &Running, tls: Arc<rustls::ClientConfig>, what: &str) {
+    let e = connect(r, tls, creds(NOW.saturating_add(3600))).await.err();
+    assert!(
+        e.is_some() && !matches!(e, Some(Error::Refused(_))),
+        "{what}: {e:?}"
+    );
+}
+
 /// MQ-010 / §2.2.1 (`TLS:Known-Cert` + `MQTT:ace`): required client certificates.
 #[tokio::test]
 async fn client_certificate_required_and_token_still_decides() {
@@ -121,8 +137,7 @@ async fn client_certificate_required_and_token_still_decides() {
         let ca = Ca::new("clients CA");
         let rogue = Ca::new("rogue CA");
         let r = start(&ca, ClientCerts::Required(vec![ca.der()])).await;
-        let (cc, ck) = ca.leaf("client1", false);
-        let with_cert = client_tls_with_cert(&[ca.der()], &[cc], &ck).unwrap();
+        let with_cert = client_cert_tls(&ca, &ca);
 
         // Certificate + valid token: the token's scope (Figure 10) applies.
         let mut c = connect(&r, with_cert.clone(), creds(NOW.saturating_add(3600)))
@@ -144,22 +159,9 @@ async fn client_certificate_required_and_token_still_decides() {
 
         // No certificate; a certificate of another CA: the handshake fails.
         let no_cert = mqtt_tls_profile::https::client_tls(&[ca.der()]).unwrap();
-        let e = connect(&r, no_cert, creds(NOW.saturating_add(3600)))
-            .await
-            .err();
-        assert!(
-            e.is_some() && !matches!(e, Some(Error::Refused(_))),
-            "{e:?}"
-        );
-        let (rc, rk) = rogue.leaf("client1", false);
-        let rogue_cert = client_tls_with_cert(&[ca.der()], &[rc], &rk).unwrap();
-        let e = connect(&r, rogue_cert, creds(NOW.saturating_add(3600)))
-            .await
-            .err();
-        assert!(
-            e.is_some() && !matches!(e, Some(Error::Refused(_))),
-            "{e:?}"
-        );
+        assert_handshake_fails(&r, no_cert, "no certificate").await;
+        let rogue_cert = client_cert_tls(&ca, &rogue);
+        assert_handshake_fails(&r, rogue_cert, "certificate of another CA").await;
         r.finish().await;
     })
     .await
@@ -180,19 +182,11 @@ async fn client_certificate_optional() {
             .unwrap();
         assert_eq!(c.subscribe("topic1", QoS::AtMostOnce).await.unwrap(), 0);
         c.disconnect().await.unwrap();
-        let (cc, ck) = ca.leaf("client1", false);
-        let with_cert = client_tls_with_cert(&[ca.der()], &[cc], &ck).unwrap();
+        let with_cert = client_cert_tls(&ca, &ca);
         let c = connect(&r, with_cert, creds(NOW.saturating_add(3600))).await;
         assert!(c.is_ok(), "certificate of the CA accepted");
-        let (rc, rk) = rogue.leaf("client1", false);
-        let rogue_cert = client_tls_with_cert(&[ca.der()], &[rc], &rk).unwrap();
-        let e = connect(&r, rogue_cert, creds(NOW.saturating_add(3600)))
-            .await
-            .err();
-        assert!(
-            e.is_some() && !matches!(e, Some(Error::Refused(_))),
-            "{e:?}"
-        );
+        let rogue_cert = client_cert_tls(&ca, &rogue);
+        assert_handshake_fails(&r, rogue_cert, "certificate of another CA").await;
         r.finish().await;
     })
     .await
@@ -225,17 +219,10 @@ async fn client_raw_public_keys() {
         assert!(matches!(e, Some(Error::Refused(0x87))), "{e:?}");
 
         let other = client_tls_with_raw_key(&[ca.der()], &unknown).unwrap();
-        let (cc, ck) = ca.leaf("client1", false);
-        let x509 = client_tls_with_cert(&[ca.der()], &[cc], &ck).unwrap();
+        let x509 = client_cert_tls(&ca, &ca);
         let none = mqtt_tls_profile::https::client_tls(&[ca.der()]).unwrap();
         for (what, tls) in [("unknown key", other), ("X.509", x509), ("none", none)] {
-            let e = connect(&r, tls, creds(NOW.saturating_add(3600)))
-                .await
-                .err();
-            assert!(
-                e.is_some() && !matches!(e, Some(Error::Refused(_))),
-                "{what}: {e:?}"
-            );
+            assert_handshake_fails(&r, tls, what).await;
         }
         r.finish().await;
     })

@@ -10,11 +10,10 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ace_crypto::{KeyType, PrivateKey};
+use mqtt_tls_profile::Error;
 use mqtt_tls_profile::driver::{ClientOptions, MqttClient};
 use mqtt_tls_profile::mqtt5_protocol::QoS;
 use mqtt_tls_profile::token_source::Credentials;
-use mqtt_tls_profile::{Error, Result};
 use support::*;
 use tokio::time::timeout;
 
@@ -22,14 +21,6 @@ const LIMIT: Duration = Duration::from_secs(40);
 const WIDE: &str = r#"[["room/+/temp",["pub","sub"]],["news/#",["pub","sub"]]]"#;
 const NARROW: &str = r#"[["room/+/temp",["pub","sub"]]]"#;
 const QUIET: Duration = Duration::from_millis(400);
-
-fn ed() -> PrivateKey {
-    PrivateKey::generate(KeyType::Ed25519, &mut ace_crypto::os_rng())
-}
-
-fn fixed(c: Credentials) -> impl FnMut() -> std::future::Ready<Result<Credentials>> + Send {
-    move || std::future::ready(Ok(c.clone()))
-}
 
 fn opts(b: &TestBroker, id: &str, clean: bool, send_token: bool) -> ClientOptions {
     let mut o = ClientOptions::new(id, "localhost", b.client_tls());
@@ -52,6 +43,41 @@ fn db_path(name: &str) -> PathBuf {
     path
 }
 
+/// The first run on `path`: `id` (Clean Start 1) subscribes to each of `filters` with `creds`
+/// and disconnects, a publisher sends each of `msgs` (QoS 1), and the broker stops: the
+/// session is only in the file.
+async fn first_run(
+    a: &TestAs,
+    path: &Path,
+    id: &str,
+    creds: &Credentials,
+    filters: &[&str],
+    msgs: &[(&str, &[u8])],
+) {
+    let b = broker(a, path).await;
+    let mut s = MqttClient::connect(b.addr, opts(&b, id, true, true), fixed(creds.clone()))
+        .await
+        .unwrap();
+    for f in filters {
+        s.subscribe(f, QoS::AtLeastOnce).await.unwrap();
+    }
+    s.disconnect().await.unwrap();
+    let mut p = MqttClient::connect(
+        b.addr,
+        opts(&b, "publisher", true, true),
+        fixed(local_token(a, &ed(), WIDE, 600)),
+    )
+    .await
+    .unwrap();
+    for &(topic, payload) in msgs {
+        p.publish(topic, payload, QoS::AtLeastOnce, false)
+            .await
+            .unwrap();
+    }
+    p.disconnect().await.unwrap();
+    b.finish().await;
+}
+
 async fn broker(a: &TestAs, path: &Path) -> TestBroker {
     let path = path.to_path_buf();
     start_broker(a.auth_config(), move |c| {
@@ -69,25 +95,16 @@ async fn hostile_rows_neither_crash_nor_stop_the_broker() {
     timeout(LIMIT, async {
         let path = db_path("hostile");
         let a = start_as(WIDE, 600, false).await;
-        let b = broker(&a, &path).await;
         let creds = local_token(&a, &ed(), WIDE, 600);
-        let mut s = MqttClient::connect(b.addr, opts(&b, "s1", true, true), fixed(creds.clone()))
-            .await
-            .unwrap();
-        s.subscribe("room/+/temp", QoS::AtLeastOnce).await.unwrap();
-        s.disconnect().await.unwrap();
-        let mut p = MqttClient::connect(
-            b.addr,
-            opts(&b, "publisher", true, true),
-            fixed(local_token(&a, &ed(), WIDE, 600)),
+        first_run(
+            &a,
+            &path,
+            "s1",
+            &creds,
+            &["room/+/temp"],
+            &[("room/1/temp", b"kept")],
         )
-        .await
-        .unwrap();
-        p.publish("room/1/temp", b"kept", QoS::AtLeastOnce, false)
-            .await
-            .unwrap();
-        p.disconnect().await.unwrap();
-        b.finish().await;
+        .await;
 
         {
             let db = rusqlite::Connection::open(&path).unwrap();
@@ -129,30 +146,17 @@ async fn restored_session_grants_nothing_without_a_fresh_token() {
     timeout(LIMIT, async {
         let path = db_path("grant");
         let a = start_as(WIDE, 600, false).await;
-        let b = broker(&a, &path).await;
         let creds = local_token(&a, &ed(), WIDE, 600);
-        let mut s = MqttClient::connect(b.addr, opts(&b, "s2", true, true), fixed(creds.clone()))
-            .await
-            .unwrap();
-        s.subscribe("room/+/temp", QoS::AtLeastOnce).await.unwrap();
-        s.subscribe("news/#", QoS::AtLeastOnce).await.unwrap();
-        s.disconnect().await.unwrap();
-        let mut p = MqttClient::connect(
-            b.addr,
-            opts(&b, "publisher", true, true),
-            fixed(local_token(&a, &ed(), WIDE, 600)),
-        )
-        .await
-        .unwrap();
-        p.publish("news/x", b"secret", QoS::AtLeastOnce, false)
-            .await
-            .unwrap();
-        p.publish("room/1/temp", b"ok", QoS::AtLeastOnce, false)
-            .await
-            .unwrap();
-        p.disconnect().await.unwrap();
         // Stopped without the client: the session is only in the file.
-        b.finish().await;
+        first_run(
+            &a,
+            &path,
+            "s2",
+            &creds,
+            &["room/+/temp", "news/#"],
+            &[("news/x", b"secret"), ("room/1/temp", b"ok")],
+        )
+        .await;
 
         let b = broker(&a, &path).await;
         // No token in CONNECT: before the restart the broker remembered one for "s2"; after

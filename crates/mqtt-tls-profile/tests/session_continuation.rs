@@ -10,11 +10,10 @@ mod support;
 
 use std::time::Duration;
 
-use ace_crypto::{KeyType, PrivateKey};
+use mqtt_tls_profile::Error;
 use mqtt_tls_profile::driver::{ClientOptions, MqttClient};
 use mqtt_tls_profile::mqtt5_protocol::QoS;
 use mqtt_tls_profile::token_source::Credentials;
-use mqtt_tls_profile::{Error, Result};
 use support::*;
 use tokio::time::timeout;
 
@@ -23,20 +22,19 @@ const WIDE: &str = r#"[["room/+/temp",["pub","sub"]],["news/#",["pub","sub"]]]"#
 const NARROW: &str = r#"[["room/+/temp",["pub","sub"]]]"#;
 const QUIET: Duration = Duration::from_millis(400);
 
-fn ed() -> PrivateKey {
-    PrivateKey::generate(KeyType::Ed25519, &mut ace_crypto::os_rng())
-}
-
-fn fixed(c: Credentials) -> impl FnMut() -> std::future::Ready<Result<Credentials>> + Send {
-    move || std::future::ready(Ok(c.clone()))
-}
-
 fn opts(b: &TestBroker, id: &str, clean: bool, expiry: u32, send_token: bool) -> ClientOptions {
     let mut o = ClientOptions::new(id, "localhost", b.client_tls());
     o.clean_start = clean;
     o.session_expiry = expiry;
     o.send_token = send_token;
     o
+}
+
+/// The AS (tokens for `WIDE`) and a broker that keeps sessions up to 60 s.
+async fn as_and_broker() -> (TestAs, TestBroker) {
+    let a = start_as(WIDE, 600, false).await;
+    let b = start_broker(a.auth_config(), |c| c.max_session_expiry = 60).await;
+    (a, b)
 }
 
 async fn publisher(
@@ -56,8 +54,7 @@ async fn publisher(
 #[tokio::test]
 async fn resumes_subscriptions_and_queued_messages_without_resending_the_token() {
     timeout(LIMIT, async {
-        let a = start_as(WIDE, 600, false).await;
-        let b = start_broker(a.auth_config(), |c| c.max_session_expiry = 60).await;
+        let (a, b) = as_and_broker().await;
         let creds = local_token(&a, &ed(), WIDE, 600);
 
         let mut s =
@@ -72,15 +69,15 @@ async fn resumes_subscriptions_and_queued_messages_without_resending_the_token()
         s.disconnect().await.unwrap();
 
         let mut p = publisher(&a, &b).await;
-        p.publish("room/1/temp", b"a", QoS::AtLeastOnce, false)
-            .await
-            .unwrap();
-        p.publish("room/2/temp", b"b", QoS::ExactlyOnce, false)
-            .await
-            .unwrap();
-        p.publish("room/3/temp", b"c", QoS::AtMostOnce, false)
-            .await
-            .unwrap();
+        publish_all(
+            &mut p,
+            &[
+                ("room/1/temp", b"a", QoS::AtLeastOnce),
+                ("room/2/temp", b"b", QoS::ExactlyOnce),
+                ("room/3/temp", b"c", QoS::AtMostOnce),
+            ],
+        )
+        .await;
 
         // Clean Start 0, method `ace` without Authentication Data: the broker challenges
         // with the token it keeps for "s1"; PoP still required (RFC 9431 §2.2.4.1).
@@ -136,8 +133,7 @@ async fn resumes_subscriptions_and_queued_messages_without_resending_the_token()
 #[tokio::test]
 async fn resumed_state_is_reauthorized_with_the_new_token() {
     timeout(LIMIT, async {
-        let a = start_as(WIDE, 600, false).await;
-        let b = start_broker(a.auth_config(), |c| c.max_session_expiry = 60).await;
+        let (a, b) = as_and_broker().await;
         let mut s = MqttClient::connect(
             b.addr,
             opts(&b, "s2", true, 60, true),
@@ -149,12 +145,14 @@ async fn resumed_state_is_reauthorized_with_the_new_token() {
         s.subscribe("news/#", QoS::AtLeastOnce).await.unwrap();
         s.disconnect().await.unwrap();
         let mut p = publisher(&a, &b).await;
-        p.publish("news/x", b"secret", QoS::AtLeastOnce, false)
-            .await
-            .unwrap();
-        p.publish("room/1/temp", b"ok", QoS::AtLeastOnce, false)
-            .await
-            .unwrap();
+        publish_all(
+            &mut p,
+            &[
+                ("news/x", b"secret", QoS::AtLeastOnce),
+                ("room/1/temp", b"ok", QoS::AtLeastOnce),
+            ],
+        )
+        .await;
 
         // A new token (new key, exporter PoP) with the narrower scope.
         let mut s = MqttClient::connect(
@@ -195,8 +193,7 @@ async fn resumed_state_is_reauthorized_with_the_new_token() {
 #[tokio::test]
 async fn sessions_expire_and_continuation_is_off_by_default() {
     timeout(LIMIT, async {
-        let a = start_as(WIDE, 600, false).await;
-        let b = start_broker(a.auth_config(), |c| c.max_session_expiry = 60).await;
+        let (a, b) = as_and_broker().await;
         let creds = local_token(&a, &ed(), WIDE, 600);
         let mut s =
             MqttClient::connect(b.addr, opts(&b, "s3", true, 1, true), fixed(creds.clone()))
@@ -316,8 +313,7 @@ async fn unacknowledged_delivery_is_retransmitted_with_dup_on_resume() {
     use mqtt_tls_profile::mqtt5_protocol::packet::puback::PubAckPacket;
     use mqtt_tls_profile::mqtt5_protocol::packet::subscribe::SubscribePacket;
     timeout(LIMIT, async {
-        let a = start_as(WIDE, 600, false).await;
-        let b = start_broker(a.auth_config(), |c| c.max_session_expiry = 60).await;
+        let (a, b) = as_and_broker().await;
         let creds = local_token(&a, &ed(), WIDE, 600);
         let (mut r, present) = Raw::login(&b, "raw", &creds, true).await;
         assert!(!present);

@@ -21,9 +21,11 @@ use ace_token::{
 use aif::MqttAif;
 use mqtt_tls_profile::AuthConfig;
 use mqtt_tls_profile::broker::{Broker, BrokerConfig, ShutdownHandle};
+use mqtt_tls_profile::driver::MqttClient;
 use mqtt_tls_profile::https::HttpsEndpoint;
+use mqtt_tls_profile::mqtt5_protocol::QoS;
 use mqtt_tls_profile::pop::ClientKey;
-use mqtt_tls_profile::token_source::Credentials;
+use mqtt_tls_profile::token_source::{Credentials, TokenSource};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 pub const AUDIENCE: &str = "broker1";
@@ -207,5 +209,24 @@ pub fn local_token(a: &TestAs, key: &PrivateKey, scope: &str, secs: u64) -> Cred
         token,
         key: ClientKey::Private(key.clone()),
         expires_at: Some(exp),
+    }
+}
+
+/// A fresh Ed25519 PoP key.
+pub fn ed() -> PrivateKey {
+    PrivateKey::generate(KeyType::Ed25519, &mut ace_crypto::os_rng())
+}
+
+/// A token source that always hands out `c`.
+pub fn fixed(
+    c: Credentials,
+) -> impl FnMut() -> std::future::Ready<mqtt_tls_profile::Result<Credentials>> + Send {
+    move || std::future::ready(Ok(c.clone()))
+}
+
+/// Publishes each `(topic, payload, QoS)` of `msgs` with `p`, not retained, in order.
+pub async fn publish_all<S: TokenSource>(p: &mut MqttClient<S>, msgs: &[(&str, &[u8], QoS)]) {
+    for &(topic, payload, qos) in msgs {
+        p.publish(topic, payload, qos, false).await.unwrap();
     }
 }
