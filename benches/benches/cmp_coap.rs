@@ -176,14 +176,18 @@ async fn fake_upstream(response: Vec<u8>) -> SocketAddr {
     addr
 }
 
-fn bench_cmp_coap(c: &mut Criterion) {
+/// The runtime the benches run on (two workers), and the ir and ip of tests/data.
+fn setup() -> (tokio::runtime::Runtime, Vec<u8>, Vec<u8>) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
-    let ir = data("ir.der");
-    let ip = data("ir-rsp.der");
+    (rt, data("ir.der"), data("ir-rsp.der"))
+}
+
+fn bench_cmp_coap(c: &mut Criterion) {
+    let (rt, ir, ip) = setup();
     let (config, proxy_addr, separate_addr) = rt.block_on(async {
         let upstream = fake_upstream(ip.clone()).await;
         let config = ProxyConfig {
@@ -260,13 +264,7 @@ impl cmp_coap::CmpHandler for Immediate {
 /// tokio UDP exchange of the same bytes (ir out, ip back) between two sockets of the same
 /// runtime: the floor of any datagram transport here.
 fn bench_coap_leg(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let ir = data("ir.der");
-    let ip = data("ir-rsp.der");
+    let (rt, ir, ip) = setup();
     let (socket, echo_addr, server_addr) = rt.block_on(async {
         let echo = tokio::net::UdpSocket::bind("127.0.0.1:0")
             .await

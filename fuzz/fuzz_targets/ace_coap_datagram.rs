@@ -8,10 +8,10 @@
 
 #![no_main]
 
-use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+#[path = "common/mod.rs"]
+mod common;
 
-use ace_coap::{Code, Config, Endpoint, Error, FnResource, Handled, Message, Router};
+use ace_coap::{Code, Config, Endpoint, FnResource, Handled, Message, Router};
 use libfuzzer_sys::fuzz_target;
 
 fn router() -> Router {
@@ -46,40 +46,5 @@ fuzz_target!(|data: &[u8]| {
         ..Config::default()
     };
     let mut server = Endpoint::new(config, router(), [0; 32]);
-    let mut client = Endpoint::new(Config::default(), Router::new(), [1; 32]);
-    let server_addr: SocketAddr = "127.0.0.1:5683".parse().expect("literal");
-    let mut now = Instant::now();
-    let mut buf = Vec::new();
-    let mut rest = data;
-    while let [peer, len, tail @ ..] = rest {
-        let n = usize::from(*len).min(tail.len());
-        let (datagram, next) = tail.split_at(n);
-        rest = next;
-        let from = SocketAddr::from(([127, 0, 0, 1], 40000 + u16::from(*peer % 8)));
-        let _ = server.handle_datagram(now, from, datagram);
-        match peer >> 5 {
-            1 => {
-                server.notify(now, "/obs");
-            }
-            2 => {
-                server.notify(now, "/big");
-            }
-            3 => {
-                now += Duration::from_secs(u64::from(*len));
-                server.handle_timeout(now);
-            }
-            _ => {}
-        }
-        while server.poll_transmit(now, &mut buf).is_some() {
-            let r = client.handle_datagram(now, server_addr, &buf);
-            assert!(
-                !matches!(r, Err(Error::Malformed(_))),
-                "server sent a malformed message"
-            );
-            while client.poll_transmit(now, &mut buf).is_some() {}
-        }
-        let _ = server.poll_timeout();
-        while server.poll_event().is_some() {}
-        while client.poll_event().is_some() {}
-    }
+    common::drive(&mut server, data, 8, &mut common::NoHooks);
 });

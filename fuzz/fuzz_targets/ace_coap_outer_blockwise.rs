@@ -19,22 +19,18 @@
 
 #![no_main]
 
-use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+#[path = "common/mod.rs"]
+mod common;
 
-use ace_coap::{
-    Code, Config, Endpoint, Error, FnResource, Handled, Message, OuterBlockwise, PeerIdentity,
-    Router, SecurityLayer,
-};
+use std::net::SocketAddr;
+
+use ace_coap::{Code, Endpoint, Message, OuterBlockwise, PeerIdentity, SecurityLayer};
+use common::{BLOCK2, Hooks, MAX_BODY, OSCORE};
 use libfuzzer_sys::fuzz_target;
 
-const OSCORE: u16 = 9;
-const BLOCK2: u16 = 23;
 const BLOCK1: u16 = 27;
 const SIZE2: u16 = 28;
 const SIZE1: u16 = 60;
-const MAX_BODY: usize = 4096;
-const LIMITS: [usize; 8] = [0, 16, 64, 100, 256, 1024, 4096, 65536];
 
 /// The stand-in OSCORE layer (see the module docs).
 struct FakeOscore {
@@ -118,79 +114,21 @@ impl SecurityLayer for FakeOscore {
     }
 }
 
-fn router() -> Router {
-    Router::new()
-        .mount(
-            "/a",
-            FnResource::new(|_| Message::response(Code::CONTENT, "a").into()),
-        )
-        .mount(
-            "/obs",
-            FnResource::new(|_| Message::response(Code::CONTENT, vec![5u8; 200]).into())
-                .observable(),
-        )
-        .mount(
-            "/big",
-            FnResource::new(|_| Message::response(Code::CONTENT, vec![7u8; 3000]).into())
-                .observable(),
-        )
-        .mount(
-            "/up",
-            FnResource::new(|r| Message::response(Code::CHANGED, r.payload().to_vec()).into())
-                .methods(&[Code::POST, Code::PUT, Code::FETCH]),
-        )
-        .mount("/later", FnResource::new(|_| Handled::Deferred))
+/// Checks what `unprotect` got and, per datagram sent, the outer Block2 size; the tables.
+struct Checks {
+    cfg: u8,
+    max_unfragmented: usize,
 }
 
-fn check_usage(server: &Endpoint<FakeOscore>) {
-    let c = server.config();
-    let u = server.usage();
-    assert!(u.peers <= c.max_peers, "{u:?}");
-    assert!(u.dedup_entries <= c.max_dedup_total, "{u:?}");
-    assert!(u.dedup_reply_bytes <= c.max_dedup_reply_bytes, "{u:?}");
-    assert!(u.observers <= c.max_observers, "{u:?}");
-    assert!(u.block1_assemblies <= c.max_block1_assemblies, "{u:?}");
-    assert!(u.block2_cached <= c.max_block2_cache.max(1), "{u:?}");
-    assert!(u.deferred <= c.max_deferred, "{u:?}");
-}
-
-fuzz_target!(|data: &[u8]| {
-    let Some((&cfg, mut rest)) = data.split_first() else {
-        return;
-    };
-    let max_unfragmented = LIMITS[usize::from(cfg & 7)];
-    let policy = OuterBlockwise::new(max_unfragmented).fragment_responses(cfg & 8 != 0);
-    let layer = FakeOscore {
-        policy: (cfg & 0x80 == 0).then_some(policy),
-        allow_unprotected: cfg & 0x40 != 0,
-        last_unprotected: None,
-    };
-    let config = Config {
-        block_szx: (cfg >> 4) & 3,
-        max_body_size: MAX_BODY,
-        max_peers: 4,
-        max_dedup_per_peer: 8,
-        max_observers: 4,
-        max_block1_assemblies: 3,
-        max_block1_per_peer: 2,
-        max_block2_cache: 3,
-        max_deferred: 2,
-        ..Config::default()
-    };
-    let mut server = Endpoint::with_security(config, router(), layer, [0; 32]);
-    let mut client = Endpoint::new(Config::default(), Router::new(), [1; 32]);
-    let server_addr: SocketAddr = "127.0.0.1:5683".parse().expect("literal");
-    let mut now = Instant::now();
-    let mut buf = Vec::new();
-    while let [peer, len, tail @ ..] = rest {
-        let n = usize::from(*len).min(tail.len());
-        let (datagram, next) = tail.split_at(n);
-        rest = next;
-        let from = SocketAddr::from(([127, 0, 0, 1], 40000 + u16::from(*peer % 4)));
+impl Hooks<FakeOscore> for Checks {
+    fn before(&mut self, server: &mut Endpoint<FakeOscore>, _from: SocketAddr, _datagram: &[u8]) {
         server.security_mut().last_unprotected = None;
-        let _ = server.handle_datagram(now, from, datagram);
+    }
+
+    fn after(&mut self, server: &mut Endpoint<FakeOscore>, datagram: &[u8]) {
+        let max_unfragmented = self.max_unfragmented;
         if let Some(got) = server.security_mut().last_unprotected
-            && policy_on(&cfg)
+            && policy_on(&self.cfg)
         {
             // Reassembled messages are bounded; a message that arrived whole is as large as
             // its datagram allows.
@@ -200,40 +138,33 @@ fuzz_target!(|data: &[u8]| {
                 datagram.len()
             );
         }
-        match peer >> 5 {
-            1 => {
-                server.notify(now, "/obs");
-            }
-            2 => {
-                server.notify(now, "/big");
-            }
-            3 => {
-                now += Duration::from_secs(u64::from(*len));
-                server.handle_timeout(now);
-            }
-            _ => {}
-        }
-        while server.poll_transmit(now, &mut buf).is_some() {
-            let m = ace_oscore::Packet::decode(&buf)
-                .expect("the server sends well-formed messages")
-                .message;
-            if m.option(OSCORE).is_some()
-                && let Some(b2) = m.option(BLOCK2).and_then(ace_coap::BlockOption::decode)
-            {
-                assert!(m.payload.len() <= b2.size(), "outer block larger than SZX");
-            }
-            let r = client.handle_datagram(now, server_addr, &buf);
-            assert!(
-                !matches!(r, Err(Error::Malformed(_))),
-                "server sent a malformed message"
-            );
-            while client.poll_transmit(now, &mut buf).is_some() {}
-        }
-        let _ = server.poll_timeout();
-        while server.poll_event().is_some() {}
-        while client.poll_event().is_some() {}
-        check_usage(&server);
     }
+
+    fn sent(&mut self, _from: SocketAddr, _transmit: &ace_coap::Transmit, buf: &[u8]) {
+        common::decode_checking_outer_block2(buf);
+    }
+
+    fn end_of_round(&mut self, server: &Endpoint<FakeOscore>) {
+        common::check_usage(server);
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&cfg, rest)) = data.split_first() else {
+        return;
+    };
+    let (max_unfragmented, policy) = common::outer_policy(cfg);
+    let layer = FakeOscore {
+        policy,
+        allow_unprotected: cfg & 0x40 != 0,
+        last_unprotected: None,
+    };
+    let mut server = common::blockwise_server(cfg, layer);
+    let mut checks = Checks {
+        cfg,
+        max_unfragmented,
+    };
+    common::drive(&mut server, rest, 4, &mut checks);
 });
 
 fn policy_on(cfg: &u8) -> bool {

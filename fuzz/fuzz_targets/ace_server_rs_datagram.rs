@@ -9,11 +9,14 @@
 
 #![no_main]
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ace_coap::{Config, Endpoint, Error, PlainCoap, Router};
+use ace_coap::{Config, Endpoint, PlainCoap, Router};
 use ace_core::MemoryAcceptedTokens;
 use ace_server::demo::{self, DemoState};
 use ace_server::{ManualClock, RsService};
@@ -61,21 +64,13 @@ fuzz_target!(|data: &[u8]| {
         ..Config::default()
     };
     let mut server = Endpoint::with_security(config, router, PlainCoap, [0; 32]);
-    let mut client = Endpoint::new(Config::default(), Router::new(), [1; 32]);
-    let server_addr: SocketAddr = "127.0.0.1:5683".parse().expect("literal");
+    let mut relay = common::Relay::new();
     let mut now = Instant::now();
-    let mut buf = Vec::new();
     let mut datagrams: Vec<(u8, Vec<u8>)> = Vec::new();
     if mode % 2 == 1 {
         datagrams.push((0, authz_info_post(rest, mode & 2 == 2)));
     } else {
-        let mut input = rest;
-        while let [peer, len, tail @ ..] = input {
-            let n = usize::from(*len).min(tail.len());
-            let (d, next) = tail.split_at(n);
-            input = next;
-            datagrams.push((*peer, d.to_vec()));
-        }
+        datagrams.extend(common::datagrams(rest).map(|(peer, _, d)| (peer, d.to_vec())));
     }
     for (peer, datagram) in datagrams {
         let from = SocketAddr::from(([127, 0, 0, 1], 40000 + u16::from(peer % 8)));
@@ -85,16 +80,6 @@ fuzz_target!(|data: &[u8]| {
             server.handle_timeout(now);
             let _ = rs.expire();
         }
-        while server.poll_transmit(now, &mut buf).is_some() {
-            let r = client.handle_datagram(now, server_addr, &buf);
-            assert!(
-                !matches!(r, Err(Error::Malformed(_))),
-                "server sent a malformed message"
-            );
-            while client.poll_transmit(now, &mut buf).is_some() {}
-        }
-        let _ = server.poll_timeout();
-        while server.poll_event().is_some() {}
-        while client.poll_event().is_some() {}
+        relay.flush(&mut server, now, |_, _| {});
     }
 });

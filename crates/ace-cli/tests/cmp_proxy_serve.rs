@@ -41,6 +41,14 @@ fn data(name: &str) -> Vec<u8> {
     std::fs::read(data_dir().join(name)).unwrap()
 }
 
+/// An empty directory `ace-cmp-proxy-<tag><pid>` under the system's temporary directory.
+fn scratch_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ace-cmp-proxy-{tag}{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 fn free_udp_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0")
         .unwrap()
@@ -222,8 +230,7 @@ async fn serve_relays_an_ir_and_stops_on_ctrl_c() {
     let ip = data("ir-rsp.der");
     let (upstream, mut seen) = fake_upstream(Some(ip.clone()), Duration::ZERO).await;
     // flags for the upstream; limits from a TOML file (flags win over the file)
-    let dir = std::env::temp_dir().join(format!("ace-cmp-proxy-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("");
     let cfg = dir.join("proxy.toml");
     std::fs::write(
         &cfg,
@@ -363,8 +370,7 @@ async fn bad_configuration_is_exit_2_and_address_in_use_is_exit_3() {
         ace_fails(&["--upstream", "http://127.0.0.1:1/", "--block-size", "100"]).await;
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("block_size"), "{err}");
-    let dir = std::env::temp_dir().join(format!("ace-cmp-proxy-bad-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("bad-");
     let cfg = dir.join("bad.toml");
     std::fs::write(
         &cfg,
@@ -446,8 +452,7 @@ async fn openssl_mock_server_behind_ace_cmp_proxy_serve() {
     };
     assert_eq!(responses[0].status.status, status::ACCEPTED);
     let cert = responses[0].certificate.clone().unwrap();
-    let tmp = std::env::temp_dir().join(format!("ace-cmp-proxy-openssl-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp).unwrap();
+    let tmp = scratch_dir("openssl-");
     let der = tmp.join("issued.der");
     std::fs::write(&der, &cert).unwrap();
     let ca = dir.join("ca.crt");
@@ -577,9 +582,7 @@ async fn oscore_protected_ir_plain_refused_and_no_sequence_reuse_after_kill_9() 
     let ir = data("ir.der");
     let ip = data("ir-rsp.der");
     let (upstream, mut seen) = fake_upstream(Some(ip.clone()), Duration::ZERO).await;
-    let dir = std::env::temp_dir().join(format!("ace-cmp-proxy-oscore-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("oscore-");
     let (ee_secret, probe_secret) = ([0x11u8; 16], [0x22u8; 32]);
     write_symmetric_key(&dir.join("ee.key"), &ee_secret);
     write_symmetric_key(&dir.join("probe.key"), &probe_secret);

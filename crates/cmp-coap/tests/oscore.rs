@@ -17,20 +17,16 @@ use ace_oscore::coap::{OscoreClient, OscoreLayer};
 use ace_oscore::crypto::backend::rustcrypto::RustCrypto;
 use ace_oscore::{ContextParams, ContextSet, MemorySequenceStore, SecurityContext};
 use cmp_coap::proxy::{self, ProxyConfig};
-use cmp_coap::{
-    BodyType, ClientConfig, CmpClient, CmpHandler, CmpRequest, CmpServer, Error, ServerConfig,
-    classify,
-};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use cmp_coap::{ClientConfig, CmpClient, CmpHandler, CmpRequest, CmpServer, Error, ServerConfig};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
-const LIMIT: Duration = Duration::from_secs(20);
+mod common;
+
+use common::{LIMIT, big_nested, data, read_request};
+
 const SECRET: [u8; 16] = *b"0123456789abcdef";
 const SALT: [u8; 8] = *b"cmp-salt";
-
-fn data(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
 
 fn context(secret: &[u8], sender: &[u8], recipient: &[u8]) -> SecurityContext<RustCrypto> {
     SecurityContext::new(
@@ -78,6 +74,16 @@ async fn oscore_client(
     )
 }
 
+/// A CMP client over plain CoAP (no OSCORE).
+async fn plain_client(peer: SocketAddr) -> CmpClient<ace_coap::Client> {
+    let (coap, driver) =
+        ace_coap::Client::bind("127.0.0.1:0".parse().unwrap(), ace_coap::Config::default())
+            .await
+            .unwrap();
+    tokio::spawn(driver.run());
+    CmpClient::new(coap, peer, ClientConfig::default())
+}
+
 /// Answers `response` and records what it saw.
 struct Recording {
     response: Vec<u8>,
@@ -91,52 +97,35 @@ impl CmpHandler for Recording {
     }
 }
 
-/// A large but well-formed PKIMessage: the ir's header and a `nested` body holding
-/// `copies` irs (as in tests/proxy.rs).
-fn big_nested(copies: usize) -> Vec<u8> {
-    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-        let mut v = vec![tag];
-        let len = content.len();
-        if len < 128 {
-            v.push(len as u8);
-        } else if len < 256 {
-            v.extend_from_slice(&[0x81, len as u8]);
-        } else {
-            v.extend_from_slice(&[0x82, (len >> 8) as u8, len as u8]);
-        }
-        v.extend_from_slice(content);
-        v
-    }
-    let ir = data("ir.der");
-    let header_len = match ir[5] {
-        0x81 => 4 + 3 + usize::from(ir[6]),
-        0x82 => 4 + 4 + usize::from(ir[6]) * 256 + usize::from(ir[7]),
-        n => 4 + 2 + usize::from(n),
-    };
-    let header = &ir[4..header_len];
-    let inner: Vec<u8> = std::iter::repeat_n(ir.clone(), copies).flatten().collect();
-    let body = tlv(0xB4, &tlv(0x30, &inner));
-    let msg = tlv(0x30, &[header, &body].concat());
-    assert_eq!(classify(&msg).unwrap().body_type, BodyType::Nested);
-    msg
-}
-
-#[tokio::test]
-async fn oscore_protected_exchange_reaches_the_handler_unchanged() {
+/// A `CmpServer` on 127.0.0.1 behind [`layer`] whose handler answers `response`, and what
+/// the handler saw.
+async fn recording_server(
+    coap: ace_coap::Config,
+    response: Vec<u8>,
+) -> (
+    CmpServer<OscoreLayer<RustCrypto>>,
+    Arc<Mutex<Vec<CmpRequest>>>,
+) {
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let ip = data("ir-rsp.der");
     let server = CmpServer::bind_with_security(
         "127.0.0.1:0".parse().unwrap(),
-        ace_coap::Config::default(),
+        coap,
         ServerConfig::default(),
         Recording {
-            response: ip.clone(),
+            response,
             seen: Arc::clone(&seen),
         },
         layer(),
     )
     .await
     .unwrap();
+    (server, seen)
+}
+
+#[tokio::test]
+async fn oscore_protected_exchange_reaches_the_handler_unchanged() {
+    let ip = data("ir-rsp.der");
+    let (server, seen) = recording_server(ace_coap::Config::default(), ip.clone()).await;
     let addr = server.local_addr().unwrap();
     let handle = server.handle();
     tokio::spawn(server.serve());
@@ -166,12 +155,7 @@ async fn oscore_protected_exchange_reaches_the_handler_unchanged() {
     assert_eq!(paths, vec!["/.well-known/cmp".to_owned()]);
 
     // a plain CoAP client is refused by the OSCORE layer before the handler runs
-    let (coap, driver) =
-        ace_coap::Client::bind("127.0.0.1:0".parse().unwrap(), ace_coap::Config::default())
-            .await
-            .unwrap();
-    tokio::spawn(driver.run());
-    let plain = CmpClient::new(coap, addr, ClientConfig::default());
+    let plain = plain_client(addr).await;
     let err = tokio::time::timeout(LIMIT, plain.send(ir.clone()))
         .await
         .unwrap()
@@ -201,25 +185,14 @@ async fn oscore_protected_exchange_reaches_the_handler_unchanged() {
 
 #[tokio::test]
 async fn large_messages_blockwise_under_oscore() {
-    let seen = Arc::new(Mutex::new(Vec::new()));
     let big_req = big_nested(8);
     let big_rsp = big_nested(10);
     assert!(big_req.len() > 3000 && big_rsp.len() > 4000);
-    let server = CmpServer::bind_with_security(
-        "127.0.0.1:0".parse().unwrap(),
-        ace_coap::Config {
-            block_szx: 2,
-            ..ace_coap::Config::default()
-        },
-        ServerConfig::default(),
-        Recording {
-            response: big_rsp.clone(),
-            seen: Arc::clone(&seen),
-        },
-        layer(),
-    )
-    .await
-    .unwrap();
+    let coap = ace_coap::Config {
+        block_szx: 2,
+        ..ace_coap::Config::default()
+    };
+    let (server, seen) = recording_server(coap, big_rsp.clone()).await;
     let addr = server.local_addr().unwrap();
     tokio::spawn(server.serve());
     // 64-byte CoAP blocks: the protected request goes as outer Block1 (reassembled by the
@@ -244,29 +217,10 @@ async fn fake_upstream(ip: Vec<u8>) -> (SocketAddr, Arc<Mutex<Vec<Vec<u8>>>>) {
             let ip = ip.clone();
             let seen = Arc::clone(&seen2);
             tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                loop {
-                    let Ok(n) = s.read(&mut chunk).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let head = String::from_utf8_lossy(&buf[..end]).to_string();
-                        let len: usize = head
-                            .lines()
-                            .find_map(|l| l.strip_prefix("Content-Length: "))
-                            .and_then(|v| v.parse().ok())
-                            .unwrap_or(0);
-                        if buf.len() >= end + 4 + len {
-                            seen.lock().unwrap().push(buf[end + 4..].to_vec());
-                            break;
-                        }
-                    }
-                }
+                let Some((_, body)) = read_request(&mut s).await else {
+                    return;
+                };
+                seen.lock().unwrap().push(body);
                 let mut out = format!(
                     "HTTP/1.1 200 OK\r\nContent-Type: application/pkixcmp\r\nContent-Length: {}\r\n\r\n",
                     ip.len()
@@ -311,12 +265,7 @@ async fn proxy_behind_oscore_relays_exact_bytes() {
         "exact ir upstream"
     );
     // unprotected: refused at the proxy, the upstream sees nothing more
-    let (coap, driver) =
-        ace_coap::Client::bind("127.0.0.1:0".parse().unwrap(), ace_coap::Config::default())
-            .await
-            .unwrap();
-    tokio::spawn(driver.run());
-    let plain = CmpClient::new(coap, addr, ClientConfig::default());
+    let plain = plain_client(addr).await;
     let err = tokio::time::timeout(LIMIT, plain.send(ir))
         .await
         .unwrap()
