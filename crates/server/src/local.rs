@@ -153,24 +153,18 @@ impl core::fmt::Debug for Local {
     }
 }
 
-/// The AS engine of the deployment (shared with the fuzz target and benches).
-#[must_use]
-pub fn as_engine(
-    signing_key: &PrivateKey,
+/// The AS engine of the deployment for one ACE profile and token format: the client
+/// ([`CLIENT_ID`]) and the RS (which may introspect its tokens) registered, `allowed_scope`
+/// granted at [`AUDIENCE`].
+fn as_engine_with(
+    profile: AceProfile,
+    format: TokenFormat,
     client_secret: &[u8],
     lifetime: u64,
     allowed_scope: &str,
     store: Box<dyn TokenStore>,
 ) -> AsEngine {
-    let mut rs_info = ResourceServerInfo::new(
-        AUDIENCE,
-        coap_dtls(),
-        TokenFormat::Sign1 {
-            alg: Algorithm::ES256,
-            key: signing_key.clone(),
-            kid: Some(b"as-key".to_vec()),
-        },
-    );
+    let mut rs_info = ResourceServerInfo::new(AUDIENCE, profile, format);
     rs_info.lifetime = lifetime;
     let registry = MemoryRegistry::new()
         .with_client(
@@ -179,7 +173,7 @@ pub fn as_engine(
                 .with_credential(ClientCredential::Secret(
                     ace_token::crypto::SecretBytes::from_slice(client_secret),
                 ))
-                .with_profile(coap_dtls())
+                .with_profile(profile)
                 .with_default_audience(AUDIENCE),
         )
         .with_client(
@@ -198,6 +192,29 @@ pub fn as_engine(
         Box::new(policy),
         store,
         Arc::new(RustCrypto),
+    )
+}
+
+/// The AS engine of the deployment (shared with the fuzz target and benches).
+#[must_use]
+pub fn as_engine(
+    signing_key: &PrivateKey,
+    client_secret: &[u8],
+    lifetime: u64,
+    allowed_scope: &str,
+    store: Box<dyn TokenStore>,
+) -> AsEngine {
+    as_engine_with(
+        coap_dtls(),
+        TokenFormat::Sign1 {
+            alg: Algorithm::ES256,
+            key: signing_key.clone(),
+            kid: Some(b"as-key".to_vec()),
+        },
+        client_secret,
+        lifetime,
+        allowed_scope,
+        store,
     )
 }
 
@@ -235,42 +252,17 @@ pub fn as_engine_oscore(
     allowed_scope: &str,
     store: Box<dyn TokenStore>,
 ) -> AsEngine {
-    let mut rs_info = ResourceServerInfo::new(
-        AUDIENCE,
+    as_engine_with(
         coap_oscore(),
         TokenFormat::Encrypt0 {
             alg: Algorithm::AES_CCM_16_64_128,
             key: ace_token::crypto::SecretBytes::from_slice(rs_token_key),
             kid: Some(RS_TOKEN_KID.to_vec()),
         },
-    );
-    rs_info.lifetime = lifetime;
-    let registry = MemoryRegistry::new()
-        .with_client(
-            ClientInfo::new(CLIENT_ID)
-                .with_credential(ClientCredential::PskIdentity(CLIENT_SENDER_ID.to_vec()))
-                .with_credential(ClientCredential::Secret(
-                    ace_token::crypto::SecretBytes::from_slice(client_secret),
-                ))
-                .with_profile(coap_oscore())
-                .with_default_audience(AUDIENCE),
-        )
-        .with_client(
-            // The RS may introspect tokens issued for it.
-            ClientInfo::new(AUDIENCE)
-                .with_grant_types(&[])
-                .with_credential(ClientCredential::PskIdentity(RS_SENDER_ID.to_vec()))
-                .with_introspection(&[AUDIENCE]),
-        )
-        .with_resource_server(rs_info);
-    let policy =
-        StaticPolicy::new().allow(CLIENT_ID, AUDIENCE, Scope::Text(allowed_scope.to_owned()));
-    AsEngine::new(
-        AsConfig::new(ISSUER),
-        Box::new(registry),
-        Box::new(policy),
+        client_secret,
+        lifetime,
+        allowed_scope,
         store,
-        Arc::new(RustCrypto),
     )
     .with_profiles(vec![Arc::new(OscoreProfile::new())])
 }
